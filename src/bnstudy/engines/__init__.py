@@ -1,0 +1,28 @@
+"""Training engines: ``keras`` (one model.fit per run) and ``vectorized`` (all seeds at once).
+
+Both take (variant config, train config, dataset, seeds, progress) and return a
+:class:`~bnstudy.engines.common.TrainResult` with the same per-seed histories and weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from omegaconf import DictConfig
+
+from bnstudy.data import Dataset
+from bnstudy.engines.common import TrainResult
+
+
+def train_engine(name: str, variant: DictConfig, train: DictConfig, ds: Dataset,
+                 seeds: list[int], progress: Callable[[int], None] | None = None) -> TrainResult:
+    """Dispatch to the engine called ``name`` (``train.engine``)."""
+    if name == "keras":
+        from bnstudy.engines.keras_fit import train_keras
+
+        return train_keras(variant, train, ds, seeds, progress)
+    if name == "vectorized":
+        from bnstudy.engines.vectorized import train_vectorized
+
+        return train_vectorized(variant, train, ds, seeds, progress)
+    raise ValueError(f"train.engine: {name!r} is not one of keras, vectorized")

@@ -1,0 +1,56 @@
+"""Keras models for the study's variants: where batch normalization sits in the MLP."""
+
+from __future__ import annotations
+
+import keras
+from omegaconf import DictConfig
+
+
+def _bn(variant: DictConfig, name: str) -> keras.layers.BatchNormalization:
+    bn = variant.bn
+    return keras.layers.BatchNormalization(momentum=bn.momentum, epsilon=bn.epsilon,
+                                           center=bn.center, scale=bn.scale, name=name)
+
+
+def build_model(variant: DictConfig, seed: int) -> keras.Sequential:
+    """The MLP for ``variant`` with the initial weights of ``seed`` (uncompiled).
+
+    placement none:   Dense(h, relu) -> Dense(1, sigmoid)
+    placement after:  Dense(h, relu) -> BN -> Dense(1, sigmoid)
+    placement before: Dense(h) -> BN -> Activation(relu) -> Dense(1, sigmoid)
+    placement input:  BN -> Dense(h, relu) -> Dense(1, sigmoid)
+    """
+    keras.utils.set_random_seed(seed)
+    p = variant.placement
+    layers: list[keras.layers.Layer] = [keras.Input(shape=(2,), name="x")]
+    if p == "input":
+        layers.append(_bn(variant, "bn"))
+    layers.append(keras.layers.Dense(variant.hidden_units, kernel_initializer="he_uniform",
+                                     activation=None if p == "before" else "relu", name="hidden"))
+    if p == "before":
+        layers += [_bn(variant, "bn"), keras.layers.Activation("relu", name="relu")]
+    elif p == "after":
+        layers.append(_bn(variant, "bn"))
+    layers.append(keras.layers.Dense(1, activation="sigmoid", name="output"))
+    return keras.Sequential(layers, name=f"mlp_bn_{p}")
+
+
+def compile_model(model: keras.Model, learning_rate: float, momentum: float) -> keras.Model:
+    """SGD with momentum, binary cross-entropy, accuracy: the reference's compile call."""
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
+                  loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def model_weights(model: keras.Model) -> dict[str, list]:
+    """Weights by stable name: hidden/kernel, hidden/bias, bn/gamma, bn/beta,
+    bn/moving_mean, bn/moving_variance, output/kernel, output/bias (those that exist)."""
+    return {f"{layer.name}/{w.name}": w.numpy() for layer in model.layers for w in layer.weights}
+
+
+def set_model_weights(model: keras.Model, weights: dict) -> keras.Model:
+    """Inverse of :func:`model_weights`."""
+    for layer in model.layers:
+        for w in layer.weights:
+            w.assign(weights[f"{layer.name}/{w.name}"])
+    return model

@@ -1,0 +1,159 @@
+"""Figures: one colour per variant everywhere; titles, labelled axes and legends.
+
+Every function writes one PNG atomically and returns nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bnstudy.atomic import write_with  # noqa: E402
+
+_FIXED = {"baseline": "#1f77b4", "bn_after": "#2ca02c", "bn_before": "#d62728"}
+_SPARE = ["#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+
+
+def colour(variant: str, variants: list[str] | None = None) -> str:
+    """The colour of ``variant``: fixed for the reference variants, stable for the others."""
+    if variant in _FIXED:
+        return _FIXED[variant]
+    others = sorted(v for v in (variants or [variant]) if v not in _FIXED)
+    return _SPARE[others.index(variant) % len(_SPARE)] if variant in others else _SPARE[0]
+
+
+def _save(fig: plt.Figure, path: str | Path) -> None:
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)
+
+
+def run_curve(history: dict, title: str, path: str | Path) -> None:
+    """Learning curve of one run: accuracy and loss per epoch, train and test."""
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, metric, label in ((ax1, "accuracy", "accuracy (fraction)"),
+                              (ax2, "loss", "binary cross-entropy")):
+        ax.plot(epochs, history[metric], label="train")
+        ax.plot(epochs, history[f"val_{metric}"], label="test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(f"Learning curve: {title}")
+    _save(fig, path)
+
+
+def learning_curves(curves: pd.DataFrame, histories: pd.DataFrame, path: str | Path) -> None:
+    """Test accuracy and train loss per variant: mean with CI band, faint per-seed traces.
+
+    curves: rows (variant, epoch) with columns ``<metric>_mean``, ``<metric>_lo``, ``<metric>_hi``
+    for metric in (val_accuracy, loss); histories: the long per-epoch table of all runs.
+    """
+    variants = list(dict.fromkeys(curves["variant"]))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, metric, ylabel, title in (
+            (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy"),
+            (axes[1], "loss", "train loss (binary cross-entropy)", "Training loss")):
+        for v in variants:
+            c = colour(v, variants)
+            for _, run in histories[histories["variant"] == v].groupby("seed"):
+                ax.plot(run["epoch"], run[metric], color=c, alpha=0.08, lw=0.7)
+            cv = curves[curves["variant"] == v]
+            ax.fill_between(cv["epoch"], cv[f"{metric}_lo"], cv[f"{metric}_hi"], color=c,
+                            alpha=0.25)
+            ax.plot(cv["epoch"], cv[f"{metric}_mean"], color=c, lw=2, label=v)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title}: mean, 95% CI band, one faint line per seed")
+        ax.grid(alpha=0.3)
+        ax.legend(title="variant")
+    axes[0].axhline(0.8, color="grey", ls=":", lw=1)
+    _save(fig, path)
+
+
+def final_accuracy(runs: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> None:
+    """Strip plot of final test accuracy per variant with the mean and its CI."""
+    variants = list(summary["variant"])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    rng = np.random.default_rng(0)
+    for i, v in enumerate(variants):
+        acc = runs.loc[runs["variant"] == v, "test_accuracy"].to_numpy()
+        ax.scatter(i + rng.uniform(-0.15, 0.15, len(acc)), acc, color=colour(v, variants),
+                   alpha=0.6, s=18, label=v)
+        row = summary[summary["variant"] == v].iloc[0]
+        ax.errorbar(i + 0.3, row["test_accuracy_mean"],
+                    yerr=[[row["test_accuracy_mean"] - row["test_accuracy_ci_low"]],
+                          [row["test_accuracy_ci_high"] - row["test_accuracy_mean"]]],
+                    fmt="o", color="black", capsize=4)
+    ax.set_xticks(range(len(variants)), variants)
+    ax.set_xlabel("variant")
+    ax.set_ylabel("final test accuracy (fraction)")
+    ax.set_title("Final test accuracy per seed (black: mean with 95% CI)")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(title="variant", loc="lower left")
+    _save(fig, path)
+
+
+def accuracy_ecdf(runs: pd.DataFrame, path: str | Path) -> None:
+    """Empirical CDF of final test accuracy across seeds, one line per variant."""
+    variants = list(dict.fromkeys(runs["variant"]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for v in variants:
+        acc = np.sort(runs.loc[runs["variant"] == v, "test_accuracy"].to_numpy())
+        ax.step(acc, np.arange(1, len(acc) + 1) / len(acc), where="post",
+                color=colour(v, variants), label=v, lw=2)
+    ax.set_xlabel("final test accuracy (fraction)")
+    ax.set_ylabel("fraction of seeds at or below")
+    ax.set_title("ECDF of final test accuracy across seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(title="variant")
+    _save(fig, path)
+
+
+def reached_fraction(reached: pd.DataFrame, threshold: float, path: str | Path) -> None:
+    """Fraction of seeds whose test accuracy has reached ``threshold`` by each epoch.
+
+    reached: columns variant, epoch, fraction.
+    """
+    variants = list(dict.fromkeys(reached["variant"]))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for v in variants:
+        r = reached[reached["variant"] == v]
+        ax.step(r["epoch"], r["fraction"], where="post", color=colour(v, variants), label=v,
+                lw=2)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("fraction of seeds")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(f"Seeds that have reached {threshold:.0%} test accuracy, by epoch")
+    ax.grid(alpha=0.3)
+    ax.legend(title="variant")
+    _save(fig, path)
+
+
+def forest(comparisons: pd.DataFrame, path: str | Path) -> None:
+    """Paired differences (A - B) with CIs, one panel per measure.
+
+    comparisons: columns comparison, measure, mean_diff, diff_ci_low, diff_ci_high.
+    """
+    measures = list(dict.fromkeys(comparisons["measure"]))
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.2 * len(measures), 3.2), squeeze=False)
+    for ax, m in zip(axes[0], measures, strict=True):
+        c = comparisons[comparisons["measure"] == m].reset_index(drop=True)
+        y = np.arange(len(c))[::-1]
+        ax.errorbar(c["mean_diff"], y, xerr=[c["mean_diff"] - c["diff_ci_low"],
+                                             c["diff_ci_high"] - c["mean_diff"]],
+                    fmt="o", color="black", capsize=4)
+        ax.axvline(0, color="grey", ls="--", lw=1)
+        ax.set_yticks(y, c["comparison"])
+        ax.set_xlabel(f"paired difference in {m}")
+        ax.set_title(m)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle("Paired differences between variants (mean, 95% CI)")
+    _save(fig, path)
