@@ -25,6 +25,7 @@ def _warnings_are_errors():
 
 # --- bootstrap_ci -------------------------------------------------------------------------------
 
+
 def test_bootstrap_ci_contains_mean_and_is_plain_float():
     x = [0.81, 0.84, 0.79, 0.86, 0.83, 0.80, 0.85]
     lo, hi = stats.bootstrap_ci(x, n_resamples=FAST)
@@ -68,6 +69,7 @@ def test_bootstrap_ci_bca_nan_falls_back_to_percentile():
 
 # --- simple summaries ---------------------------------------------------------------------------
 
+
 def test_iqm():
     assert stats.iqm([1, 2, 3, 4, 5, 6, 7, 8]) == 4.5  # mean of 3, 4, 5, 6
     assert stats.iqm([100, 1, 2, 3, 4, 5, 6, -100]) == 3.5  # outliers trimmed, order irrelevant
@@ -80,6 +82,7 @@ def test_noise_floor():
 
 
 # --- censoring ----------------------------------------------------------------------------------
+
 
 def test_censored_median_counts_censored_runs():
     assert stats.censored_median([3, 5, INF]) == 5.0  # dropping inf would give 4
@@ -113,6 +116,7 @@ def test_censored_median_ci_all_censored_and_none_censored():
 
 # --- probability of improvement -----------------------------------------------------------------
 
+
 def test_prob_improvement_by_hand():
     # pairs (1,0)>, (1,3)<, (2,0)>, (2,3)<  -> 2/4
     assert stats.prob_improvement([1, 2], [0, 3]) == 0.5
@@ -145,6 +149,7 @@ def test_prob_improvement_ci_rejects_unpaired_lengths():
 
 # --- effect size --------------------------------------------------------------------------------
 
+
 def test_hedges_g_paired_by_hand():
     # d = [2, 3, 4, 2], mean 2.75, var = 2.75 / 3, J = 1 - 3 / 11 = 8 / 11
     g = stats.hedges_g_paired([3, 5, 7, 4], [1, 2, 3, 2])
@@ -159,6 +164,7 @@ def test_hedges_g_paired_zero_spread():
 
 
 # --- paired_test --------------------------------------------------------------------------------
+
 
 def test_paired_test_values():
     b = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
@@ -203,6 +209,7 @@ def test_paired_test_censored_epochs_as_epochs_plus_one():
 
 
 # --- holm ---------------------------------------------------------------------------------------
+
 
 def test_holm_by_hand():
     # sorted: 0.01 * 3 = 0.03, 0.03 * 2 = 0.06, max(0.04 * 1, 0.06) = 0.06

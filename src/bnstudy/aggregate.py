@@ -32,8 +32,9 @@ def epochs_to(curve: np.ndarray, threshold: float) -> float:
     return float(hits[0] + 1) if hits.size else float("nan")
 
 
-def runs_table(history: pd.DataFrame, finals: pd.DataFrame,
-               thresholds: list[float]) -> pd.DataFrame:
+def runs_table(
+    history: pd.DataFrame, finals: pd.DataFrame, thresholds: list[float]
+) -> pd.DataFrame:
     """One row per (variant, seed) from the per-epoch history and the final evaluations.
 
     Columns: variant, seed, run_id, train_accuracy, train_loss (inference mode on the training
@@ -45,18 +46,36 @@ def runs_table(history: pd.DataFrame, finals: pd.DataFrame,
     for (variant, seed), h in history.groupby(["variant", "seed"], sort=False):
         h = h.sort_values("epoch")
         last = h.iloc[-1]
-        row = {"variant": variant, "seed": int(seed), "run_id": last["run_id"],
-               "test_accuracy": last["val_accuracy"], "test_loss": last["val_loss"],
-               "fit_accuracy": last["accuracy"], "fit_loss": last["loss"],
-               "auc_test_accuracy": h["val_accuracy"].mean(), "epochs": int(last["epoch"])}
+        row = {
+            "variant": variant,
+            "seed": int(seed),
+            "run_id": last["run_id"],
+            "test_accuracy": last["val_accuracy"],
+            "test_loss": last["val_loss"],
+            "fit_accuracy": last["accuracy"],
+            "fit_loss": last["loss"],
+            "auc_test_accuracy": h["val_accuracy"].mean(),
+            "epochs": int(last["epoch"]),
+        }
         for t in thresholds:
             row[f"epochs_to_{pct(t)}"] = epochs_to(h["val_accuracy"].to_numpy(), t)
         rows.append(row)
-    runs = pd.DataFrame(rows).merge(finals[["variant", "seed", "train_accuracy", "train_loss"]],
-                                    on=["variant", "seed"], how="left", validate="1:1")
+    runs = pd.DataFrame(rows).merge(
+        finals[["variant", "seed", "train_accuracy", "train_loss"]],
+        on=["variant", "seed"],
+        how="left",
+        validate="1:1",
+    )
     runs["gap"] = runs["train_accuracy"] - runs["test_accuracy"]
-    first = ["variant", "seed", "run_id", "train_accuracy", "test_accuracy", "train_loss",
-             "test_loss"]
+    first = [
+        "variant",
+        "seed",
+        "run_id",
+        "train_accuracy",
+        "test_accuracy",
+        "train_loss",
+        "test_loss",
+    ]
     return runs[first + [c for c in runs.columns if c not in first]]
 
 
@@ -70,21 +89,36 @@ def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
     conf, n_res = float(study.confidence), int(study.n_resamples)
     rows = []
     for variant, r in runs.groupby("variant", sort=False):
-        row: dict = {"variant": variant, "n_seeds": len(r),
-                     "n_failed": int((r["test_accuracy"] < study.failure_accuracy).sum())}
+        row: dict = {
+            "variant": variant,
+            "n_seeds": len(r),
+            "n_failed": int((r["test_accuracy"] < study.failure_accuracy).sum()),
+        }
         for col in ("test_accuracy", "train_accuracy"):
             x = r[col].to_numpy(dtype=float)
             lo, hi = stats.bootstrap_ci(x, confidence=conf, n_resamples=n_res)
-            row.update({f"{col}_mean": x.mean(), f"{col}_std": x.std(ddof=1) if len(x) > 1
-                        else 0.0, f"{col}_ci_low": lo, f"{col}_ci_high": hi,
-                        f"{col}_median": float(np.median(x)), f"{col}_iqm": stats.iqm(x),
-                        f"{col}_worst": x.min()})
+            row.update(
+                {
+                    f"{col}_mean": x.mean(),
+                    f"{col}_std": x.std(ddof=1) if len(x) > 1 else 0.0,
+                    f"{col}_ci_low": lo,
+                    f"{col}_ci_high": hi,
+                    f"{col}_median": float(np.median(x)),
+                    f"{col}_iqm": stats.iqm(x),
+                    f"{col}_worst": x.min(),
+                }
+            )
         for t in study.thresholds:
             e = _censored(r[f"epochs_to_{pct(t)}"])
             lo, hi = stats.censored_median_ci(e, confidence=conf, n_resamples=n_res)
-            row.update({f"epochs_to_{pct(t)}_median": stats.censored_median(e),
-                        f"epochs_to_{pct(t)}_ci_low": lo, f"epochs_to_{pct(t)}_ci_high": hi,
-                        f"epochs_to_{pct(t)}_censored": int(np.isinf(e).sum())})
+            row.update(
+                {
+                    f"epochs_to_{pct(t)}_median": stats.censored_median(e),
+                    f"epochs_to_{pct(t)}_ci_low": lo,
+                    f"epochs_to_{pct(t)}_ci_high": hi,
+                    f"epochs_to_{pct(t)}_censored": int(np.isinf(e).sum()),
+                }
+            )
         for col in ("auc_test_accuracy", "gap"):
             x = r[col].to_numpy(dtype=float)
             lo, hi = stats.bootstrap_ci(x, confidence=conf, n_resamples=n_res)
@@ -106,10 +140,14 @@ def comparisons_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
     first threshold (never reached = epochs + 1) and curve area; Holm-adjusted p-values
     across the comparisons of each measure."""
     t0 = pct(study.thresholds[0])
-    measures = {"test_accuracy": "test_accuracy", f"epochs_to_{t0}": f"epochs_to_{t0}",
-                "auc_test_accuracy": "auc_test_accuracy"}
-    wide = {m: runs.pivot(index="seed", columns="variant", values=col)
-            for m, col in measures.items()}
+    measures = {
+        "test_accuracy": "test_accuracy",
+        f"epochs_to_{t0}": f"epochs_to_{t0}",
+        "auc_test_accuracy": "auc_test_accuracy",
+    }
+    wide = {
+        m: runs.pivot(index="seed", columns="variant", values=col) for m, col in measures.items()
+    }
     epochs = runs.pivot(index="seed", columns="variant", values="epochs")
     rows = []
     for a, b in comparison_pairs(list(dict.fromkeys(runs["variant"]))):
@@ -118,15 +156,20 @@ def comparisons_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
             if m.startswith("epochs_to_"):
                 pair = pair.fillna(epochs[[a, b]] + 1)
             pair = pair.dropna()  # seeds that only one of the two variants has
-            res = stats.paired_test(pair[a].to_numpy(float), pair[b].to_numpy(float),
-                                    confidence=study.confidence, n_resamples=study.n_resamples)
+            res = stats.paired_test(
+                pair[a].to_numpy(float),
+                pair[b].to_numpy(float),
+                confidence=study.confidence,
+                n_resamples=study.n_resamples,
+            )
             rows.append({"comparison": f"{a} - {b}", "a": a, "b": b, "measure": m, **res})
     table = pd.DataFrame(rows)
     if table.empty:
         return table
     for col in ("t_p", "wilcoxon_p"):
         table[f"{col}_holm"] = table.groupby("measure")[col].transform(
-            lambda p: stats.holm(p.to_numpy()))
+            lambda p: stats.holm(p.to_numpy())
+        )
     return table
 
 
@@ -138,8 +181,12 @@ def curves_table(history: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
         for metric in ("val_accuracy", "loss", "accuracy", "val_loss"):
             w = h.pivot(index="seed", columns="epoch", values=metric)  # (seeds, epochs)
             lo, hi = stats.bootstrap_ci_columns(w.to_numpy(float), confidence=study.confidence)
-            out |= {"epoch": w.columns.to_numpy(), f"{metric}_mean": w.mean().to_numpy(),
-                    f"{metric}_lo": lo, f"{metric}_hi": hi}
+            out |= {
+                "epoch": w.columns.to_numpy(),
+                f"{metric}_mean": w.mean().to_numpy(),
+                f"{metric}_lo": lo,
+                f"{metric}_hi": hi,
+            }
         frames.append(pd.DataFrame(out))
     return pd.concat(frames, ignore_index=True)
 
@@ -151,7 +198,9 @@ def reached_table(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     for variant, r in runs.groupby("variant", sort=False):
         e = _censored(r[col])
         for epoch in range(1, int(r["epochs"].max()) + 1):
-            rows.append({"variant": variant, "epoch": epoch, "fraction": float(np.mean(e <= epoch))})
+            rows.append(
+                {"variant": variant, "epoch": epoch, "fraction": float(np.mean(e <= epoch))}
+            )
     return pd.DataFrame(rows)
 
 
@@ -159,8 +208,15 @@ def metrics_json(summary: pd.DataFrame, thresholds: list[float]) -> dict:
     """The headline numbers per variant for ``dvc metrics show``."""
     out = {}
     for _, row in summary.iterrows():
-        m = {k: round(float(row[k]), 6) for k in ("test_accuracy_mean", "test_accuracy_std",
-                                                    "train_accuracy_mean", "auc_test_accuracy_mean")}
+        m = {
+            k: round(float(row[k]), 6)
+            for k in (
+                "test_accuracy_mean",
+                "test_accuracy_std",
+                "train_accuracy_mean",
+                "auc_test_accuracy_mean",
+            )
+        }
         for t in thresholds:
             v = float(row[f"epochs_to_{pct(t)}_median"])
             m[f"epochs_to_{pct(t)}_median"] = v if np.isfinite(v) else None
@@ -179,17 +235,24 @@ def aggregate(cfg: DictConfig) -> dict[str, pd.DataFrame]:
     variants = list(cfg.variants)
     history, finals = load_results(variants)
     runs = runs_table(history, finals, list(cfg.study.thresholds))
-    tables = {"runs": runs, "summary": summary_table(runs, cfg.study),
-              "comparisons": comparisons_table(runs, cfg.study),
-              "curves": curves_table(history, cfg.study),
-              "reached": reached_table(runs, cfg.study.thresholds[0])}
+    tables = {
+        "runs": runs,
+        "summary": summary_table(runs, cfg.study),
+        "comparisons": comparisons_table(runs, cfg.study),
+        "curves": curves_table(history, cfg.study),
+        "reached": reached_table(runs, cfg.study.thresholds[0]),
+    }
     for name, df in tables.items():
         _csv(df, f"{name}.csv")
     for metric, name in (("val_accuracy", "test_accuracy"), ("loss", "train_loss")):
-        wide = tables["curves"].pivot(index="epoch", columns="variant",
-                                      values=f"{metric}_mean")[variants].reset_index()
+        wide = (
+            tables["curves"]
+            .pivot(index="epoch", columns="variant", values=f"{metric}_mean")[variants]
+            .reset_index()
+        )
         _csv(wide, f"plots/{name}.csv")
-    write_text(REPORTS_DIR / "metrics.json",
-               json.dumps(metrics_json(tables["summary"], list(cfg.study.thresholds)),
-                          indent=2) + "\n")
+    write_text(
+        REPORTS_DIR / "metrics.json",
+        json.dumps(metrics_json(tables["summary"], list(cfg.study.thresholds)), indent=2) + "\n",
+    )
     return tables

@@ -57,8 +57,11 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
         if o.key_or_group.startswith("hydra.") or o.key_or_group == "hydra":
             continue
         prefix = o.input_line.split("=", 1)[0]
-        values = (list(o.sweep_string_iterator()) if o.is_sweep_override()
-                  else [o.get_value_element_as_str()])
+        values = (
+            list(o.sweep_string_iterator())
+            if o.is_sweep_override()
+            else [o.get_value_element_as_str()]
+        )
         axes.append([f"{prefix}={v}" for v in values])
     return [list(job) for job in itertools.product(*axes)]
 
@@ -88,14 +91,21 @@ def _hydra_task(cfg) -> None:
     total = os.environ.get("BNSTUDY_SWEEP_TOTAL", "1")
     start = float(os.environ.get("BNSTUDY_SWEEP_START", time.time()))
     job = (hc.job.num + 1) if hc.mode.name == "MULTIRUN" else 1
-    print(f"[run {job}/{total}] variant={cfg.variant} seed={cfg.seed} "
-          f"elapsed {time.time() - start:.1f}s", file=sys.stderr, flush=True)
+    print(
+        f"[run {job}/{total}] variant={cfg.variant} seed={cfg.seed} "
+        f"elapsed {time.time() - start:.1f}s",
+        file=sys.stderr,
+        flush=True,
+    )
     (record,) = train_runs(cfg, cfg.variant, [cfg.seed], stage="hydra")
     acc = record.history["val_accuracy"][-1]
     state = "reused" if record.reused else "trained"
-    print(f"[run {job}/{total}] {state} run {record.run_id}: variant={cfg.variant} "
-          f"seed={cfg.seed} test_accuracy={acc:.4f} train_accuracy="
-          f"{record.final['train_accuracy']:.4f}", flush=True)
+    print(
+        f"[run {job}/{total}] {state} run {record.run_id}: variant={cfg.variant} "
+        f"seed={cfg.seed} test_accuracy={acc:.4f} train_accuracy="
+        f"{record.final['train_accuracy']:.4f}",
+        flush=True,
+    )
 
 
 def train_app() -> None:
@@ -104,8 +114,12 @@ def train_app() -> None:
 
     args = sys.argv[1:]
     overrides = [a for a in args if not a.startswith("-")]
-    passthrough = any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c")
-                      or a.startswith("--info") or a.startswith("--cfg") for a in args)
+    passthrough = any(
+        a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c")
+        or a.startswith("--info")
+        or a.startswith("--cfg")
+        for a in args
+    )
     if not passthrough:
         try:
             n_jobs = precheck(overrides)
@@ -114,7 +128,8 @@ def train_app() -> None:
         os.environ["BNSTUDY_SWEEP_TOTAL"] = str(n_jobs)
         os.environ["BNSTUDY_SWEEP_START"] = str(time.time())
     main = hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")(
-        friendly(_hydra_task))
+        friendly(_hydra_task)
+    )
     main()
 
 
@@ -139,8 +154,10 @@ def cmd_data(args: argparse.Namespace) -> None:
     cfg = load_params()
     ds = make_dataset(cfg.data.n_samples, cfg.data.noise, cfg.data.random_state, cfg.data.n_train)
     save_dataset(ds, cfg.data.path)
-    print(f"wrote {cfg.data.path} ({len(ds.x_train)} train, {len(ds.x_test)} test rows, "
-          f"sha256 {ds.digest()[:12]})")
+    print(
+        f"wrote {cfg.data.path} ({len(ds.x_train)} train, {len(ds.x_test)} test rows, "
+        f"sha256 {ds.digest()[:12]})"
+    )
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -149,8 +166,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     cfg = load_params()
     if args.variant not in cfg.variants:
-        raise ConfigError(f"--variant: {args.variant!r} is not allowed; expected one of "
-                          f"{', '.join(sorted(cfg.variants))}")
+        raise ConfigError(
+            f"--variant: {args.variant!r} is not allowed; expected one of "
+            f"{', '.join(sorted(cfg.variants))}"
+        )
     records = train_runs(cfg, args.variant, list(cfg.study.seeds), stage=f"train@{args.variant}")
     write_variant_results(records, Path(args.out))
 

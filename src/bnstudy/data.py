@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sklearn.datasets import make_circles
 
 from bnstudy.atomic import write_with
 from bnstudy.config import ConfigError
@@ -31,9 +30,12 @@ class Dataset:
         return h.hexdigest()
 
 
-def make_dataset(n_samples: int = 1000, noise: float = 0.1, random_state: int = 1,
-                 n_train: int = 500) -> Dataset:
+def make_dataset(
+    n_samples: int = 1000, noise: float = 0.1, random_state: int = 1, n_train: int = 500
+) -> Dataset:
     """``make_circles``; the first ``n_train`` rows train, the rest test."""
+    from sklearn.datasets import make_circles
+
     x, y = make_circles(n_samples=n_samples, noise=noise, random_state=random_state)
     x = x.astype(np.float32)
     y = y.astype(np.float32)
@@ -45,8 +47,7 @@ def save_dataset(ds: Dataset, path: str | Path) -> None:
 
     def _write(tmp: Path) -> None:
         with tmp.open("wb") as f:
-            np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test,
-                     y_test=ds.y_test)
+            np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
 
     write_with(path, _write)
 
@@ -60,11 +61,15 @@ def load_dataset(path: str | Path) -> Dataset:
         with np.load(path) as f:
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except Exception as exc:  # zipfile/pickle/EOF errors all mean a broken file
-        raise ConfigError(f"data.path: {str(path)!r} is not a readable dataset file "
-                          f"({type(exc).__name__}); rebuild it with `dvc repro data`") from None
+        raise ConfigError(
+            f"data.path: {str(path)!r} is not a readable dataset file "
+            f"({type(exc).__name__}); rebuild it with `dvc repro data`"
+        ) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
-            raise ConfigError(f"data.path: {str(path)!r} has x_{split} {x.shape} and y_{split} "
-                              f"{y.shape}; expected (n, 2) and (n,) with n > 0")
+            raise ConfigError(
+                f"data.path: {str(path)!r} has x_{split} {x.shape} and y_{split} "
+                f"{y.shape}; expected (n, 2) and (n,) with n > 0"
+            )
     return Dataset(**{k: v.astype(np.float32) for k, v in arrays.items()})

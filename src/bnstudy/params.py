@@ -18,8 +18,9 @@ def composed_text(overrides: list[str] | None = None, config_dir: Path = CONF_DI
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "params.yaml"
         try:
-            compose_and_dump(out, str(config_dir), None, "config", str(CODE_ROOT),
-                             list(overrides or []))
+            compose_and_dump(
+                out, str(config_dir), None, "config", str(CODE_ROOT), list(overrides or [])
+            )
         except HydraException as exc:
             raise ConfigError(str(exc).splitlines()[0]) from None
         return out.read_text()
@@ -39,5 +40,7 @@ def write_params(path: Path, overrides: list[str] | None = None) -> None:
 def check_params(path: Path) -> None:
     """Raise ConfigError unless ``path`` equals conf/ composed without overrides."""
     if not path.exists() or path.read_text() != composed_text():
-        raise ConfigError(f"{path}: out of date with conf/; run `make params` "
-                          "(or `bnstudy params`) to compose it again")
+        raise ConfigError(
+            f"{path}: out of date with conf/; run `make params` "
+            "(or `bnstudy params`) to compose it again"
+        )

@@ -10,11 +10,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from bnstudy.atomic import write_with  # noqa: E402
+from bnstudy.atomic import write_with
 
 _FIXED = {"baseline": "#1f77b4", "bn_after": "#2ca02c", "bn_before": "#d62728"}
 _SPARE = ["#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
@@ -34,20 +34,50 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
-def run_curve(history: dict, title: str, path: str | Path) -> None:
-    """Learning curve of one run: accuracy and loss per epoch, train and test."""
-    epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, metric, label in ((ax1, "accuracy", "accuracy (fraction)"),
-                              (ax2, "loss", "binary cross-entropy")):
-        ax.plot(epochs, history[metric], label="train")
-        ax.plot(epochs, history[f"val_{metric}"], label="test")
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle(f"Learning curve: {title}")
-    _save(fig, path)
+class RunCurve:
+    """Learning curves of single runs (accuracy and loss per epoch, train and test).
+
+    Axes are drawn once with fixed limits; each run only redraws its four lines and title onto
+    a copy of that background (matplotlib blitting), about 10x faster than a new figure.
+    """
+
+    def __init__(self, epochs: int, max_loss: float):
+        self.fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.86, wspace=0.25)
+        self.lines = {}
+        for ax, metric, label, top, where in (
+            (axes[0], "accuracy", "accuracy (fraction)", 1.02, "lower right"),
+            (axes[1], "loss", "binary cross-entropy", max(max_loss, 1e-3) * 1.05, "upper right"),
+        ):
+            for name, split in ((metric, "train"), (f"val_{metric}", "test")):
+                self.lines[name] = ax.plot([], [], label=split, animated=True)[0]
+            ax.set_xlim(0, epochs + 1)
+            ax.set_ylim(0, top)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            ax.legend(loc=where)
+        self.title = self.fig.suptitle(" ", animated=True)
+        self.fig.canvas.draw()
+        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
+    def save(self, history: dict, title: str, path: str | Path) -> None:
+        """Draw ``history`` (metric -> per-epoch values) and write the PNG atomically."""
+        from PIL import Image
+
+        canvas = self.fig.canvas
+        canvas.restore_region(self.background)
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        for name, line in self.lines.items():
+            line.set_data(epochs, history[name])
+            self.fig.draw_artist(line)
+        self.title.set_text(f"Learning curve: {title}")
+        self.fig.draw_artist(self.title)
+        image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
+        write_with(path, lambda tmp: image.save(tmp, format="png"))
+
+    def close(self) -> None:
+        plt.close(self.fig)
 
 
 def learning_curves(curves: pd.DataFrame, histories: pd.DataFrame, path: str | Path) -> None:
@@ -59,15 +89,17 @@ def learning_curves(curves: pd.DataFrame, histories: pd.DataFrame, path: str | P
     variants = list(dict.fromkeys(curves["variant"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric, ylabel, title in (
-            (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy"),
-            (axes[1], "loss", "train loss (binary cross-entropy)", "Training loss")):
+        (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy"),
+        (axes[1], "loss", "train loss (binary cross-entropy)", "Training loss"),
+    ):
         for v in variants:
             c = colour(v, variants)
             for _, run in histories[histories["variant"] == v].groupby("seed"):
                 ax.plot(run["epoch"], run[metric], color=c, alpha=0.08, lw=0.7)
             cv = curves[curves["variant"] == v]
-            ax.fill_between(cv["epoch"], cv[f"{metric}_lo"], cv[f"{metric}_hi"], color=c,
-                            alpha=0.25)
+            ax.fill_between(
+                cv["epoch"], cv[f"{metric}_lo"], cv[f"{metric}_hi"], color=c, alpha=0.25
+            )
             ax.plot(cv["epoch"], cv[f"{metric}_mean"], color=c, lw=2, label=v)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
@@ -85,13 +117,26 @@ def final_accuracy(runs: pd.DataFrame, summary: pd.DataFrame, path: str | Path) 
     rng = np.random.default_rng(0)
     for i, v in enumerate(variants):
         acc = runs.loc[runs["variant"] == v, "test_accuracy"].to_numpy()
-        ax.scatter(i + rng.uniform(-0.15, 0.15, len(acc)), acc, color=colour(v, variants),
-                   alpha=0.6, s=18, label=v)
+        ax.scatter(
+            i + rng.uniform(-0.15, 0.15, len(acc)),
+            acc,
+            color=colour(v, variants),
+            alpha=0.6,
+            s=18,
+            label=v,
+        )
         row = summary[summary["variant"] == v].iloc[0]
-        ax.errorbar(i + 0.3, row["test_accuracy_mean"],
-                    yerr=[[row["test_accuracy_mean"] - row["test_accuracy_ci_low"]],
-                          [row["test_accuracy_ci_high"] - row["test_accuracy_mean"]]],
-                    fmt="o", color="black", capsize=4)
+        ax.errorbar(
+            i + 0.3,
+            row["test_accuracy_mean"],
+            yerr=[
+                [row["test_accuracy_mean"] - row["test_accuracy_ci_low"]],
+                [row["test_accuracy_ci_high"] - row["test_accuracy_mean"]],
+            ],
+            fmt="o",
+            color="black",
+            capsize=4,
+        )
     ax.set_xticks(range(len(variants)), variants)
     ax.set_xlabel("variant")
     ax.set_ylabel("final test accuracy (fraction)")
@@ -107,8 +152,14 @@ def accuracy_ecdf(runs: pd.DataFrame, path: str | Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4))
     for v in variants:
         acc = np.sort(runs.loc[runs["variant"] == v, "test_accuracy"].to_numpy())
-        ax.step(acc, np.arange(1, len(acc) + 1) / len(acc), where="post",
-                color=colour(v, variants), label=v, lw=2)
+        ax.step(
+            acc,
+            np.arange(1, len(acc) + 1) / len(acc),
+            where="post",
+            color=colour(v, variants),
+            label=v,
+            lw=2,
+        )
     ax.set_xlabel("final test accuracy (fraction)")
     ax.set_ylabel("fraction of seeds at or below")
     ax.set_title("ECDF of final test accuracy across seeds")
@@ -126,8 +177,7 @@ def reached_fraction(reached: pd.DataFrame, threshold: float, path: str | Path) 
     fig, ax = plt.subplots(figsize=(7, 4))
     for v in variants:
         r = reached[reached["variant"] == v]
-        ax.step(r["epoch"], r["fraction"], where="post", color=colour(v, variants), label=v,
-                lw=2)
+        ax.step(r["epoch"], r["fraction"], where="post", color=colour(v, variants), label=v, lw=2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction of seeds")
     ax.set_ylim(-0.02, 1.02)
@@ -147,9 +197,14 @@ def forest(comparisons: pd.DataFrame, path: str | Path) -> None:
     for ax, m in zip(axes[0], measures, strict=True):
         c = comparisons[comparisons["measure"] == m].reset_index(drop=True)
         y = np.arange(len(c))[::-1]
-        ax.errorbar(c["mean_diff"], y, xerr=[c["mean_diff"] - c["diff_ci_low"],
-                                             c["diff_ci_high"] - c["mean_diff"]],
-                    fmt="o", color="black", capsize=4)
+        ax.errorbar(
+            c["mean_diff"],
+            y,
+            xerr=[c["mean_diff"] - c["diff_ci_low"], c["diff_ci_high"] - c["mean_diff"]],
+            fmt="o",
+            color="black",
+            capsize=4,
+        )
         ax.axvline(0, color="grey", ls="--", lw=1)
         ax.set_yticks(y, c["comparison"])
         ax.set_xlabel(f"paired difference in {m}")

@@ -11,10 +11,17 @@ class Progress:
     """Context manager; call the instance with the number of seed-epochs just finished."""
 
     def __init__(self, label: str, n_runs: int, epochs: int):
-        self.bar = tqdm(total=n_runs * epochs, desc=label, unit="seed-epoch", file=sys.stderr,
-                        mininterval=0.5, dynamic_ncols=True, leave=True,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
-                                   "seed-epochs [{elapsed}<{remaining}]")
+        self.bar = tqdm(
+            total=n_runs * epochs,
+            desc=label,
+            unit="seed-epoch",
+            file=sys.stderr,
+            mininterval=0.5,
+            dynamic_ncols=True,
+            leave=True,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+            "seed-epochs [{elapsed}<{remaining}]",
+        )
 
     def __call__(self, n: int) -> None:
         self.bar.update(n)

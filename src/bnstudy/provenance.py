@@ -15,8 +15,9 @@ LIBRARIES = ("tensorflow-cpu", "keras", "numpy", "scikit-learn", "mlflow", "hydr
 
 def _git(*args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=CODE_ROOT, capture_output=True, text=True,
-                             timeout=10, check=True)
+        out = subprocess.run(
+            ["git", *args], cwd=CODE_ROOT, capture_output=True, text=True, timeout=10, check=True
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip()

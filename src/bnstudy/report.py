@@ -38,8 +38,13 @@ def _verdict_from_ci(lo: float, hi: float, positive: bool) -> str:
 
 
 def _cmp(comparisons: pd.DataFrame, a: str, b: str, measure: str) -> pd.Series | None:
-    m = comparisons[(comparisons["a"] == a) & (comparisons["b"] == b)
-                    & (comparisons["measure"] == measure)] if len(comparisons) else comparisons
+    m = (
+        comparisons[
+            (comparisons["a"] == a) & (comparisons["b"] == b) & (comparisons["measure"] == measure)
+        ]
+        if len(comparisons)
+        else comparisons
+    )
     return None if m.empty else m.iloc[0]
 
 
@@ -50,18 +55,28 @@ def verdicts(summary: pd.DataFrame, comparisons: pd.DataFrame, t0: float) -> lis
     c = _cmp(comparisons, "bn_after", "baseline", acc)
     if c is not None:
         v = _verdict_from_ci(c.diff_ci_low, c.diff_ci_high, positive=True)
-        out.append(("bn_after gives higher test accuracy than baseline", v,
-                    f"paired difference {_f(c.mean_diff, 4)}, 95% CI "
-                    f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
-                    f"p = {_f(c.t_p_holm, 3)}, P(bn_after > baseline) = {_f(c.p_improve, 2)}."))
+        out.append(
+            (
+                "bn_after gives higher test accuracy than baseline",
+                v,
+                f"paired difference {_f(c.mean_diff, 4)}, 95% CI "
+                f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
+                f"p = {_f(c.t_p_holm, 3)}, P(bn_after > baseline) = {_f(c.p_improve, 2)}.",
+            )
+        )
     c = _cmp(comparisons, "bn_before", "baseline", acc)
     if c is not None:
         v = _verdict_from_ci(c.diff_ci_low, c.diff_ci_high, positive=False)
-        out.append(("bn_before is worse than baseline", v,
-                    f"paired difference {_f(c.mean_diff, 4)}, 95% CI "
-                    f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
-                    f"p = {_f(c.t_p_holm, 3)}, P(bn_before > baseline) = "
-                    f"{_f(c.p_improve, 2)}."))
+        out.append(
+            (
+                "bn_before is worse than baseline",
+                v,
+                f"paired difference {_f(c.mean_diff, 4)}, 95% CI "
+                f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
+                f"p = {_f(c.t_p_holm, 3)}, P(bn_before > baseline) = "
+                f"{_f(c.p_improve, 2)}.",
+            )
+        )
     c = _cmp(comparisons, "bn_after", "baseline", f"epochs_to_{pct(t0)}")
     rows = summary.set_index("variant")
     if c is not None:
@@ -76,73 +91,98 @@ def verdicts(summary: pd.DataFrame, comparisons: pd.DataFrame, t0: float) -> lis
             v = "contradicted"
         else:
             v = "not resolved"
-        out.append((f"bn_after passes {t0:.0%} test accuracy within ~20 epochs, baseline "
-                    "only after 30-40", v,
-                    f"median epochs to {t0:.0%}: bn_after {_f(after[f'{col}_median'], 0)} "
-                    f"(CI {_ci(after[f'{col}_ci_low'], after[f'{col}_ci_high'], 0)}), baseline "
-                    f"{_f(base[f'{col}_median'], 0)} (CI "
-                    f"{_ci(base[f'{col}_ci_low'], base[f'{col}_ci_high'], 0)}); paired "
-                    f"difference {_f(c.mean_diff, 1)} epochs, CI "
-                    f"{_ci(c.diff_ci_low, c.diff_ci_high, 1)}."))
+        out.append(
+            (
+                f"bn_after passes {t0:.0%} test accuracy within ~20 epochs, baseline "
+                "only after 30-40",
+                v,
+                f"median epochs to {t0:.0%}: bn_after {_f(after[f'{col}_median'], 0)} "
+                f"(CI {_ci(after[f'{col}_ci_low'], after[f'{col}_ci_high'], 0)}), baseline "
+                f"{_f(base[f'{col}_median'], 0)} (CI "
+                f"{_ci(base[f'{col}_ci_low'], base[f'{col}_ci_high'], 0)}); paired "
+                f"difference {_f(c.mean_diff, 1)} epochs, CI "
+                f"{_ci(c.diff_ci_low, c.diff_ci_high, 1)}.",
+            )
+        )
     c = _cmp(comparisons, "bn_after", "bn_before", acc)
     if c is not None:
         v = _verdict_from_ci(c.diff_ci_low, c.diff_ci_high, positive=True)
-        out.append(("BN is more effective after the ReLU than before it", v,
-                    f"paired difference bn_after - bn_before {_f(c.mean_diff, 4)}, 95% CI "
-                    f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
-                    f"p = {_f(c.t_p_holm, 3)}."))
+        out.append(
+            (
+                "BN is more effective after the ReLU than before it",
+                v,
+                f"paired difference bn_after - bn_before {_f(c.mean_diff, 4)}, 95% CI "
+                f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
+                f"p = {_f(c.t_p_holm, 3)}.",
+            )
+        )
     return out
 
 
 def _summary_md(summary: pd.DataFrame, thresholds: list[float]) -> str:
     t = [pct(x) for x in thresholds]
-    head = ("| variant | seeds | test acc mean ± std | 95% CI | median | IQM | worst | failed | "
-            "train acc mean [CI] | " + " | ".join(f"epochs to {x}% median [CI] (never)"
-                                                   for x in t)
-            + " | curve area [CI] | train-test gap [CI] |")
+    head = (
+        "| variant | seeds | test acc mean ± std | 95% CI | median | IQM | worst | failed | "
+        "train acc mean [CI] | "
+        + " | ".join(f"epochs to {x}% median [CI] (never)" for x in t)
+        + " | curve area [CI] | train-test gap [CI] |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for _, r in summary.iterrows():
-        ep = " | ".join(f"{_f(r[f'epochs_to_{x}_median'], 0)} "
-                        f"{_ci(r[f'epochs_to_{x}_ci_low'], r[f'epochs_to_{x}_ci_high'], 0)} "
-                        f"({int(r[f'epochs_to_{x}_censored'])})" for x in t)
+        ep = " | ".join(
+            f"{_f(r[f'epochs_to_{x}_median'], 0)} "
+            f"{_ci(r[f'epochs_to_{x}_ci_low'], r[f'epochs_to_{x}_ci_high'], 0)} "
+            f"({int(r[f'epochs_to_{x}_censored'])})"
+            for x in t
+        )
         lines.append(
             f"| {r.variant} | {r.n_seeds} | {_f(r.test_accuracy_mean, 4)} ± "
-            f"{_f(r.test_accuracy_std, 4)} | {_ci(r.test_accuracy_ci_low, r.test_accuracy_ci_high, 4)}"
+            f"{_f(r.test_accuracy_std, 4)} | "
+            f"{_ci(r.test_accuracy_ci_low, r.test_accuracy_ci_high, 4)}"
             f" | {_f(r.test_accuracy_median, 3)} | {_f(r.test_accuracy_iqm, 3)} | "
             f"{_f(r.test_accuracy_worst, 3)} | {r.n_failed} | {_f(r.train_accuracy_mean, 4)} "
             f"{_ci(r.train_accuracy_ci_low, r.train_accuracy_ci_high, 3)} | {ep} | "
             f"{_f(r.auc_test_accuracy_mean, 3)} "
             f"{_ci(r.auc_test_accuracy_ci_low, r.auc_test_accuracy_ci_high, 3)} | "
-            f"{_f(r.gap_mean, 3)} {_ci(r.gap_ci_low, r.gap_ci_high, 3)} |")
+            f"{_f(r.gap_mean, 3)} {_ci(r.gap_ci_low, r.gap_ci_high, 3)} |"
+        )
     return "\n".join(lines)
 
 
 def _comparisons_md(comparisons: pd.DataFrame) -> str:
-    head = ("| comparison (A - B) | measure | mean paired difference [95% CI] | t-test p (Holm) | "
-            "Wilcoxon p (Holm) | P(A > B) [CI] | Hedges' g |")
+    head = (
+        "| comparison (A - B) | measure | mean paired difference [95% CI] | t-test p (Holm) | "
+        "Wilcoxon p (Holm) | P(A > B) [CI] | Hedges' g |"
+    )
     lines = [head, "|---|---|---|---|---|---|---|"]
     for _, c in comparisons.iterrows():
         lines.append(
             f"| {c.comparison} | {c.measure} | {_f(c.mean_diff, 4)} "
             f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)} | {_f(c.t_p_holm, 4)} | "
             f"{_f(c.wilcoxon_p_holm, 4)} | {_f(c.p_improve, 2)} "
-            f"{_ci(c.p_improve_low, c.p_improve_high, 2)} | {_f(c.hedges_g, 2)} |")
+            f"{_ci(c.p_improve_low, c.p_improve_high, 2)} | {_f(c.hedges_g, 2)} |"
+        )
     return "\n".join(lines)
 
 
 def _published_md(summary: pd.DataFrame) -> str:
-    lines = ["| variant | published train | measured train mean [95% CI] | published test | "
-             "measured test mean [95% CI] | published test inside CI? |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | published train | measured train mean [95% CI] | published test | "
+        "measured test mean [95% CI] | published test inside CI? |",
+        "|---|---|---|---|---|---|",
+    ]
     for _, r in summary.iterrows():
         if r.variant not in PUBLISHED:
             continue
         ptrain, ptest = PUBLISHED[r.variant]
         inside = r.test_accuracy_ci_low <= ptest <= r.test_accuracy_ci_high
-        lines.append(f"| {r.variant} | {ptrain:.3f} | {_f(r.train_accuracy_mean, 4)} "
-                     f"{_ci(r.train_accuracy_ci_low, r.train_accuracy_ci_high, 4)} | {ptest:.3f} | "
-                     f"{_f(r.test_accuracy_mean, 4)} "
-                     f"{_ci(r.test_accuracy_ci_low, r.test_accuracy_ci_high, 4)} | "
-                     f"{'yes' if inside else 'no'} |")
+        lines.append(
+            f"| {r.variant} | {ptrain:.3f} | {_f(r.train_accuracy_mean, 4)} "
+            f"{_ci(r.train_accuracy_ci_low, r.train_accuracy_ci_high, 4)} | {ptest:.3f} | "
+            f"{_f(r.test_accuracy_mean, 4)} "
+            f"{_ci(r.test_accuracy_ci_low, r.test_accuracy_ci_high, 4)} | "
+            f"{'yes' if inside else 'no'} |"
+        )
     return "\n".join(lines)
 
 
@@ -153,12 +193,18 @@ def build_report(cfg: DictConfig) -> str:
     comparisons = pd.read_csv(REPORTS_DIR / "comparisons.csv")
     curves = pd.read_csv(REPORTS_DIR / "curves.csv")
     reached = pd.read_csv(REPORTS_DIR / "reached.csv")
-    history = pd.concat([pd.read_csv(p) for p in
-                         (f"results/{v}/history.csv" for v in cfg.variants)], ignore_index=True)
+    history = pd.concat(
+        [pd.read_csv(p) for p in (f"results/{v}/history.csv" for v in cfg.variants)],
+        ignore_index=True,
+    )
     t0 = float(cfg.study.thresholds[0])
-    figs = {"learning_curves": "Learning curves", "final_accuracy": "Final test accuracy",
-            "accuracy_ecdf": "ECDF of final test accuracy",
-            "reached": f"Seeds at {t0:.0%} by epoch", "forest": "Paired differences"}
+    figs = {
+        "learning_curves": "Learning curves",
+        "final_accuracy": "Final test accuracy",
+        "accuracy_ecdf": "ECDF of final test accuracy",
+        "reached": f"Seeds at {t0:.0%} by epoch",
+        "forest": "Paired differences",
+    }
     plots.learning_curves(curves, history, FIGURES_DIR / "learning_curves.png")
     plots.final_accuracy(runs, summary, FIGURES_DIR / "final_accuracy.png")
     plots.accuracy_ecdf(runs, FIGURES_DIR / "accuracy_ecdf.png")
@@ -171,8 +217,9 @@ def build_report(cfg: DictConfig) -> str:
     mean_acc = float(np.mean(runs["test_accuracy"]))
     floor = stats.noise_floor(mean_acc, n_test)
     seeds = int(summary["n_seeds"].max())
-    verdict_lines = "\n".join(f"- **{claim}: {v}.** {why}"
-                              for claim, v, why in verdicts(summary, comparisons, t0))
+    verdict_lines = "\n".join(
+        f"- **{claim}: {v}.** {why}" for claim, v, why in verdicts(summary, comparisons, t0)
+    )
     fig_md = "\n\n".join(f"![{title}](figures/{name}.png)" for name, title in figs.items())
     md = f"""# Batch normalization placement: results over {seeds} seeds
 
@@ -183,7 +230,8 @@ variant the same batch order: comparisons are paired). Engine: `{cfg.train.engin
 Confidence intervals are {cfg.study.confidence:.0%} bootstrap intervals (BCa for means, percentile
 for medians), {cfg.study.n_resamples} resamples, fixed random state. Test-set noise floor: one
 accuracy near {mean_acc:.3f} measured on {n_test} points has a binomial standard error of
-{floor:.4f} ({floor * 100:.1f} points), so a single run cannot resolve differences of a point or two.
+{floor:.4f} ({floor * 100:.1f} points), so a single run cannot resolve differences of a
+point or two.
 
 ## Table 1: per variant
 

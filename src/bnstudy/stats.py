@@ -30,9 +30,14 @@ def _ci(res: Any) -> tuple[float, float]:
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
-def bootstrap_ci(x: ArrayLike, statistic: Callable[..., Any] = np.mean, confidence: float = 0.95,
-                 n_resamples: int = 9999, seed: int = 0,
-                 method: str = "BCa") -> tuple[float, float]:
+def bootstrap_ci(
+    x: ArrayLike,
+    statistic: Callable[..., Any] = np.mean,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    seed: int = 0,
+    method: str = "BCa",
+) -> tuple[float, float]:
     """Bootstrap CI of ``statistic`` over x (n,); ``statistic(sample, axis=-1)`` must work.
 
     Zero spread gives (v, v); values with inf switch to the percentile method; a BCa interval
@@ -48,9 +53,16 @@ def bootstrap_ci(x: ArrayLike, statistic: Callable[..., Any] = np.mean, confiden
     def run(m: str) -> tuple[float, float]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", (RuntimeWarning, stats.DegenerateDataWarning))
-            return _ci(stats.bootstrap((x,), statistic, n_resamples=n_resamples,
-                                       confidence_level=confidence, method=m,
-                                       rng=np.random.default_rng(seed)))
+            return _ci(
+                stats.bootstrap(
+                    (x,),
+                    statistic,
+                    n_resamples=n_resamples,
+                    confidence_level=confidence,
+                    method=m,
+                    rng=np.random.default_rng(seed),
+                )
+            )
 
     lo, hi = run(method)
     if method.lower() == "bca" and (math.isnan(lo) or math.isnan(hi)):
@@ -58,9 +70,9 @@ def bootstrap_ci(x: ArrayLike, statistic: Callable[..., Any] = np.mean, confiden
     return lo, hi
 
 
-
-def bootstrap_ci_columns(x: ArrayLike, confidence: float = 0.95, n_resamples: int = 2000,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def bootstrap_ci_columns(
+    x: ArrayLike, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Percentile-bootstrap CI of the mean of every column of x (n_seeds, n_cols) in one call.
 
     Returns (low, high), each (n_cols,). Used for learning-curve bands (one column per epoch).
@@ -73,14 +85,21 @@ def bootstrap_ci_columns(x: ArrayLike, confidence: float = 0.95, n_resamples: in
         return x[0].copy(), x[0].copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", (RuntimeWarning, stats.DegenerateDataWarning))
-        res = stats.bootstrap((x,), np.mean, axis=0, n_resamples=n_resamples,
-                              confidence_level=confidence, method="percentile",
-                              rng=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (x,),
+            np.mean,
+            axis=0,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
     lo, hi = res.confidence_interval
     flat = np.all(x == x[0], axis=0)
     lo = np.where(flat, x[0], lo)
     hi = np.where(flat, x[0], hi)
     return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+
 
 def iqm(x: ArrayLike) -> float:
     """Interquartile mean of x (n,): mean of the middle 50% (scipy trim_mean, 25% each side)."""
@@ -97,8 +116,9 @@ def censored_median(epochs: ArrayLike) -> float:
     return float(np.median(_as_1d(epochs)))
 
 
-def censored_median_ci(epochs: ArrayLike, confidence: float = 0.95, n_resamples: int = 9999,
-                       seed: int = 0) -> tuple[float, float]:
+def censored_median_ci(
+    epochs: ArrayLike, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0
+) -> tuple[float, float]:
     """Percentile-bootstrap CI of the censored median of epochs (n,); bounds may be inf.
 
     inf is replaced by a finite sentinel above every finite value before resampling; any bound
@@ -110,8 +130,14 @@ def censored_median_ci(epochs: ArrayLike, confidence: float = 0.95, n_resamples:
         return math.inf, math.inf
     top = float(finite.max())
     sentinel = 10.0 * abs(top) + 1e9
-    lo, hi = bootstrap_ci(np.where(np.isinf(e), sentinel, e), np.median, confidence,
-                          n_resamples, seed, method="percentile")
+    lo, hi = bootstrap_ci(
+        np.where(np.isinf(e), sentinel, e),
+        np.median,
+        confidence,
+        n_resamples,
+        seed,
+        method="percentile",
+    )
     return tuple(math.inf if v > top else v for v in (lo, hi))  # type: ignore[return-value]
 
 
@@ -125,17 +151,27 @@ def prob_improvement(a: ArrayLike, b: ArrayLike) -> float:
     return float(_prob_improvement(_as_1d(a), _as_1d(b)))
 
 
-def prob_improvement_ci(a: ArrayLike, b: ArrayLike, confidence: float = 0.95,
-                        n_resamples: int = 9999, seed: int = 0) -> tuple[float, float]:
+def prob_improvement_ci(
+    a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0
+) -> tuple[float, float]:
     """Percentile-bootstrap CI of prob_improvement, resampling shared seeds (paired, (n,) each)."""
     a, b = _as_1d(a), _as_1d(b)
     if a.shape != b.shape:
         raise ValueError(f"paired arrays differ in shape: {a.shape} vs {b.shape}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return _ci(stats.bootstrap((a, b), _prob_improvement, paired=True, vectorized=True,
-                                   n_resamples=n_resamples, confidence_level=confidence,
-                                   method="percentile", rng=np.random.default_rng(seed)))
+        return _ci(
+            stats.bootstrap(
+                (a, b),
+                _prob_improvement,
+                paired=True,
+                vectorized=True,
+                n_resamples=n_resamples,
+                confidence_level=confidence,
+                method="percentile",
+                rng=np.random.default_rng(seed),
+            )
+        )
 
 
 def hedges_g_paired(a: ArrayLike, b: ArrayLike) -> float:
@@ -153,8 +189,9 @@ def hedges_g_paired(a: ArrayLike, b: ArrayLike) -> float:
     return mean / sd * (1.0 - 3.0 / (4.0 * (d.size - 1) - 1.0))
 
 
-def paired_test(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_resamples: int = 9999,
-                seed: int = 0) -> dict[str, float]:
+def paired_test(
+    a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_resamples: int = 9999, seed: int = 0
+) -> dict[str, float]:
     """Compare paired finite samples a, b (n,) (a censored epoch count should be epochs + 1).
 
     Keys: n, mean_diff (of a-b), diff_ci_low/high (BCa), t_p (ttest_rel), wilcoxon_p (zeros
@@ -172,9 +209,18 @@ def paired_test(a: ArrayLike, b: ArrayLike, confidence: float = 0.95, n_resample
             t_p = float(stats.ttest_rel(a, b).pvalue)
             w_p = float(stats.wilcoxon(a, b, zero_method="wilcox").pvalue)
     pi_lo, pi_hi = prob_improvement_ci(a, b, confidence, n_resamples, seed)
-    return {"n": a.size, "mean_diff": float(d.mean()), "diff_ci_low": lo, "diff_ci_high": hi,
-            "t_p": t_p, "wilcoxon_p": w_p, "p_improve": prob_improvement(a, b),
-            "p_improve_low": pi_lo, "p_improve_high": pi_hi, "hedges_g": hedges_g_paired(a, b)}
+    return {
+        "n": a.size,
+        "mean_diff": float(d.mean()),
+        "diff_ci_low": lo,
+        "diff_ci_high": hi,
+        "t_p": t_p,
+        "wilcoxon_p": w_p,
+        "p_improve": prob_improvement(a, b),
+        "p_improve_low": pi_lo,
+        "p_improve_high": pi_hi,
+        "hedges_g": hedges_g_paired(a, b),
+    }
 
 
 def holm(pvalues: ArrayLike) -> np.ndarray:

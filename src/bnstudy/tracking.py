@@ -58,11 +58,15 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
         try:
             socket.create_connection((parsed.hostname, port), timeout=timeout).close()
         except OSError as exc:
-            raise ConfigError(f"tracking.uri: cannot reach {uri!r} ({exc.strerror or exc}); "
-                              "start the server or use a sqlite:/// URI") from None
+            raise ConfigError(
+                f"tracking.uri: cannot reach {uri!r} ({exc.strerror or exc}); "
+                "start the server or use a sqlite:/// URI"
+            ) from None
     else:
-        raise ConfigError(f"tracking.uri: {uri!r} is not supported; expected sqlite:///<path> "
-                          "or http(s)://host:port")
+        raise ConfigError(
+            f"tracking.uri: {uri!r} is not supported; expected sqlite:///<path> "
+            "or http(s)://host:port"
+        )
 
 
 def identity(cfg: DictConfig, variant: str, seed: int | None) -> tuple[str, dict]:
@@ -162,37 +166,61 @@ class Tracker:
     def parent(self, group_key: str, variant: str, tags: dict[str, str]) -> str:
         """The parent run id of a variant group, created on first use."""
         with FileLock(str(_lock_dir() / f"{group_key}.lock"), timeout=120):
-            runs = self._search(f"tags.`{GROUP_TAG}` = '{group_key}' and "
-                                f"tags.`{ROLE_TAG}` = 'parent'")
+            runs = self._search(
+                f"tags.`{GROUP_TAG}` = '{group_key}' and tags.`{ROLE_TAG}` = 'parent'"
+            )
             if runs:
                 return runs[0].info.run_id
-            run = retry(self.client.create_run, self.experiment_id, run_name=variant,
-                        tags={**tags, GROUP_TAG: group_key, ROLE_TAG: "parent",
-                              "variant": variant})
+            run = retry(
+                self.client.create_run,
+                self.experiment_id,
+                run_name=variant,
+                tags={**tags, GROUP_TAG: group_key, ROLE_TAG: "parent", "variant": variant},
+            )
             retry(self.client.set_terminated, run.info.run_id, "FINISHED")
             return run.info.run_id
 
-    def log_run(self, *, run_name: str, parent_id: str, params: dict[str, str],
-                tags: dict[str, str], history: dict, final: dict[str, float],
-                artifacts: list[Path]) -> str:
+    def log_run(
+        self,
+        *,
+        run_name: str,
+        parent_id: str,
+        params: dict[str, str],
+        tags: dict[str, str],
+        history: dict,
+        final: dict[str, float],
+        artifacts: Path | None,
+    ) -> str:
         """Create one FINISHED run with params, per-epoch metrics (step = epoch, 1-based),
-        ``final`` metrics (at the last step) and artifacts; on any error the run is ended
-        FAILED and the error re-raised."""
-        run = retry(self.client.create_run, self.experiment_id, run_name=run_name,
-                    tags={**tags, "mlflow.parentRunId": parent_id, ROLE_TAG: "child"})
+        ``final`` metrics (at the last step) and the files in the folder ``artifacts``; on any
+        error the run is ended FAILED and the error re-raised."""
+        run = retry(
+            self.client.create_run,
+            self.experiment_id,
+            run_name=run_name,
+            tags={**tags, "mlflow.parentRunId": parent_id, ROLE_TAG: "child"},
+        )
         run_id = run.info.run_id
         try:
             now = int(time.time() * 1000)
-            metrics = [Metric(name, float(v), now, epoch + 1)
-                       for name, values in history.items() for epoch, v in enumerate(values)]
+            metrics = [
+                Metric(name, float(v), now, epoch + 1)
+                for name, values in history.items()
+                for epoch, v in enumerate(values)
+            ]
             last = max(len(v) for v in history.values())
             metrics += [Metric(name, float(v), now, last) for name, v in final.items()]
             ps = [Param(k, v[:6000]) for k, v in params.items()]
             for i in range(0, max(len(metrics), 1), 1000):
-                retry(self.client.log_batch, run_id, metrics=metrics[i:i + 1000],
-                      params=ps if i == 0 else [], tags=[])
-            for path in artifacts:
-                retry(self.client.log_artifact, run_id, str(path))
+                retry(
+                    self.client.log_batch,
+                    run_id,
+                    metrics=metrics[i : i + 1000],
+                    params=ps if i == 0 else [],
+                    tags=[],
+                )
+            if artifacts is not None:
+                retry(self.client.log_artifacts, run_id, str(artifacts))
         except BaseException:
             retry(self.client.set_terminated, run_id, RunStatus.to_string(RunStatus.FAILED))
             raise
@@ -214,4 +242,3 @@ def _lock_dir() -> Path:
     d = Path(tempfile.gettempdir()) / "bnstudy-locks"
     d.mkdir(exist_ok=True)
     return d
-

@@ -8,50 +8,17 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from bnstudy.data import Dataset, load_dataset
-from bnstudy.engines import train_engine
-from bnstudy.engines.common import FINAL_METRICS, METRICS, TrainResult
+from bnstudy.engines.common import FINAL_METRICS, METRICS
+from bnstudy.plots import RunCurve
 from bnstudy.progress import Progress
+from bnstudy.results import RunRecord, history_frame
 from bnstudy.tracking import KEY_TAG, Tracker, flat_params, identity
-
-
-@dataclass
-class RunRecord:
-    """One (variant, seed) run: its MLflow id, per-epoch history (metric -> list) and the
-    final evaluation on the training set (FINAL_METRICS -> float)."""
-
-    variant: str
-    seed: int
-    run_id: str
-    history: dict[str, list[float]]
-    final: dict[str, float]
-    reused: bool
-
-
-def history_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """Long table: variant, seed, run_id, epoch (1-based) and the four METRICS."""
-    frames = []
-    for r in records:
-        df = pd.DataFrame({m: np.asarray(r.history[m], dtype=float) for m in METRICS})
-        df.insert(0, "epoch", np.arange(1, len(df) + 1))
-        df.insert(0, "run_id", r.run_id)
-        df.insert(0, "seed", r.seed)
-        df.insert(0, "variant", r.variant)
-        frames.append(df)
-    return pd.concat(frames, ignore_index=True)
-
-
-def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: variant, seed, run_id and the FINAL_METRICS."""
-    return pd.DataFrame([{"variant": r.variant, "seed": r.seed, "run_id": r.run_id, **r.final}
-                         for r in records])
 
 
 def run_config(cfg: DictConfig, variant: str, seed: int) -> DictConfig:
@@ -61,33 +28,34 @@ def run_config(cfg: DictConfig, variant: str, seed: int) -> DictConfig:
     return run_cfg
 
 
-def _artifacts(folder: Path, cfg: DictConfig, record: RunRecord, result: TrainResult,
-               index: int, ds: Dataset) -> list[Path]:
-    """Write the resolved config, history CSV, learning-curve PNG and model into ``folder``."""
-    from bnstudy.models import build_model, compile_model, set_model_weights
-    from bnstudy.plots import run_curve
-
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / "config.yaml", folder / "history.csv", folder / "learning_curve.png",
-             folder / "model.keras"]
-    OmegaConf.save(run_config(cfg, record.variant, record.seed), paths[0])
-    history_frame([record]).to_csv(paths[1], index=False)
-    run_curve(record.history, f"{record.variant}, seed {record.seed}", paths[2])
-    variant = cfg.variants[record.variant]
-    model = compile_model(build_model(variant, record.seed), cfg.train.learning_rate,
-                          cfg.train.momentum)
-    set_model_weights(model, result.seed_weights(index)).save(paths[3])
-    return paths
+#: What each run stores in MLflow besides params and metrics.
+ARTIFACTS = ("config.yaml", "history.csv", "learning_curve.png", "model.keras")
 
 
-def train_runs(cfg: DictConfig, variant: str, seeds: list[int], stage: str,
-               ds: Dataset | None = None) -> list[RunRecord]:
-    """Train (or reuse) every seed of ``variant``; returns one record per seed, in order."""
-    import tensorflow as tf
+def _write_artifacts(
+    folder: Path, run_cfg: DictConfig, record: RunRecord, model, weights: dict, curve: RunCurve
+) -> None:
+    """The resolved config, per-epoch history CSV, learning-curve PNG and trained model."""
+    from bnstudy.models import set_model_weights
 
-    from bnstudy.provenance import provenance
+    folder.mkdir(parents=True)
+    OmegaConf.save(run_cfg, folder / "config.yaml")
+    history_frame([record]).drop(columns="run_id").to_csv(folder / "history.csv", index=False)
+    curve.save(
+        record.history, f"{record.variant}, seed {record.seed}", folder / "learning_curve.png"
+    )
+    set_model_weights(model, weights).save(folder / "model.keras")
 
-    tf.config.experimental.enable_op_determinism()
+
+def train_runs(
+    cfg: DictConfig, variant: str, seeds: list[int], stage: str, ds: Dataset | None = None
+) -> list[RunRecord]:
+    """Train (or reuse) every seed of ``variant``; returns one record per seed, in order.
+
+    A FINISHED run with the same identity is reused (``tracking.resume``); the others are
+    trained together by ``train.engine`` and published as MLflow runs, children of the
+    variant group's parent run.
+    """
     ds = ds if ds is not None else load_dataset(cfg.data.path)
     tracker = Tracker.open(cfg)
     records: dict[int, RunRecord] = {}
@@ -99,35 +67,78 @@ def train_runs(cfg: DictConfig, variant: str, seeds: list[int], stage: str,
             todo.append(seed)
         else:
             final = {m: run.data.metrics[m] for m in FINAL_METRICS}
-            records[seed] = RunRecord(variant, seed, run.info.run_id,
-                                      tracker.history(run.info.run_id, METRICS), final,
-                                      reused=True)
+            records[seed] = RunRecord(
+                variant,
+                seed,
+                run.info.run_id,
+                tracker.history(run.info.run_id, METRICS),
+                final,
+                reused=True,
+            )
     if records:
-        print(f"{variant}: reusing {len(records)} finished run(s) from {tracker.uri}",
-              file=sys.stderr)
+        print(
+            f"{variant}: reusing {len(records)} finished run(s) from {tracker.uri}", file=sys.stderr
+        )
     if todo:
-        engine = cfg.train.engine
-        with Progress(f"{variant} [{engine}] seeds {_span(todo)}", len(todo),
-                      cfg.train.epochs) as bar:
-            result = train_engine(engine, cfg.variants[variant], cfg.train, ds, todo, bar)
-        base_tags = {**provenance(), "variant": variant, "dvc.stage": stage, "engine": engine,
-                     "data.sha256": ds.digest()}
-        group_key, _ = identity(cfg, variant, None)
-        parent_id = tracker.parent(group_key, variant, base_tags)
-        with tempfile.TemporaryDirectory(prefix="bnstudy-") as tmp:
-            for i, seed in enumerate(todo):
-                key, ident = identity(cfg, variant, seed)
-                history = {m: result.history[m][i].tolist() for m in METRICS}
-                final = {m: float(result.final[m][i]) for m in FINAL_METRICS}
-                record = RunRecord(variant, seed, "", history, final, reused=False)
-                files = _artifacts(Path(tmp) / str(seed), cfg, record, result, i, ds)
-                record.run_id = tracker.log_run(
-                    run_name=f"{variant}-seed{seed}", parent_id=parent_id,
-                    params=flat_params(ident),
-                    tags={**base_tags, KEY_TAG: key, "seed": str(seed)},
-                    history=history, final=final, artifacts=files)
-                records[seed] = record
+        records.update(_train_and_log(cfg, variant, todo, stage, ds, tracker))
     return [records[s] for s in seeds]
+
+
+def _train_and_log(
+    cfg: DictConfig, variant: str, todo: list[int], stage: str, ds: Dataset, tracker: Tracker
+) -> dict[int, RunRecord]:
+    """Train ``todo`` with the configured engine and log one MLflow run per seed."""
+    import tensorflow as tf
+
+    from bnstudy.engines import train_engine
+    from bnstudy.models import build_model, compile_model
+    from bnstudy.provenance import provenance
+
+    tf.config.experimental.enable_op_determinism()
+    engine = cfg.train.engine
+    with Progress(f"{variant} [{engine}] seeds {_span(todo)}", len(todo), cfg.train.epochs) as bar:
+        result = train_engine(engine, cfg.variants[variant], cfg.train, ds, todo, bar)
+    base_tags = {
+        **provenance(),
+        "variant": variant,
+        "dvc.stage": stage,
+        "engine": engine,
+        "data.sha256": ds.digest(),
+    }
+    parent_id = tracker.parent(identity(cfg, variant, None)[0], variant, base_tags)
+    model = compile_model(
+        build_model(cfg.variants[variant], todo[0]), cfg.train.learning_rate, cfg.train.momentum
+    )
+    losses = np.concatenate([result.history["loss"], result.history["val_loss"]])
+    curve = RunCurve(cfg.train.epochs, float(np.nanmax(losses[np.isfinite(losses)], initial=1.0)))
+    records = {}
+    with tempfile.TemporaryDirectory(prefix="bnstudy-") as tmp:
+        for i, seed in enumerate(todo):
+            key, ident = identity(cfg, variant, seed)
+            record = RunRecord(
+                variant,
+                seed,
+                "",
+                {m: result.history[m][i].tolist() for m in METRICS},
+                {m: float(result.final[m][i]) for m in FINAL_METRICS},
+                reused=False,
+            )
+            folder = Path(tmp) / str(seed)
+            _write_artifacts(
+                folder, run_config(cfg, variant, seed), record, model, result.seed_weights(i), curve
+            )
+            record.run_id = tracker.log_run(
+                run_name=f"{variant}-seed{seed}",
+                parent_id=parent_id,
+                params=flat_params(ident),
+                tags={**base_tags, KEY_TAG: key, "seed": str(seed)},
+                history=record.history,
+                final=record.final,
+                artifacts=folder,
+            )
+            records[seed] = record
+    curve.close()
+    return records
 
 
 def _span(seeds: list[int]) -> str:

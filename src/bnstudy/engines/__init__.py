@@ -7,15 +7,23 @@ Both take (variant config, train config, dataset, seeds, progress) and return a
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
-from bnstudy.data import Dataset
-from bnstudy.engines.common import TrainResult
+    from bnstudy.data import Dataset
+    from bnstudy.engines.common import TrainResult
 
 
-def train_engine(name: str, variant: DictConfig, train: DictConfig, ds: Dataset,
-                 seeds: list[int], progress: Callable[[int], None] | None = None) -> TrainResult:
+def train_engine(
+    name: str,
+    variant: DictConfig,
+    train: DictConfig,
+    ds: Dataset,
+    seeds: list[int],
+    progress: Callable[[int], None] | None = None,
+) -> TrainResult:
     """Dispatch to the engine called ``name`` (``train.engine``)."""
     if name == "keras":
         from bnstudy.engines.keras_fit import train_keras

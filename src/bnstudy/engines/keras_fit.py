@@ -21,26 +21,42 @@ def _epoch_batches(ds: Dataset, orders: np.ndarray, batch_size: int) -> tf.data.
     y = ds.y_train[orders]  # (epochs, n)
     per_epoch = tf.data.Dataset.from_tensor_slices((x, y))
     return per_epoch.flat_map(
-        lambda xe, ye: tf.data.Dataset.from_tensor_slices((xe, ye)).batch(batch_size))
+        lambda xe, ye: tf.data.Dataset.from_tensor_slices((xe, ye)).batch(batch_size)
+    )
 
 
-def fit_one(variant: DictConfig, train: DictConfig, ds: Dataset, seed: int,
-            orders: np.ndarray | None = None) -> tuple[keras.Model, dict[str, np.ndarray]]:
-    """Train one seed with ``model.fit``; returns the model and its history (metric -> (epochs,))."""
+def fit_one(
+    variant: DictConfig, train: DictConfig, ds: Dataset, seed: int, orders: np.ndarray | None = None
+) -> tuple[keras.Model, dict[str, np.ndarray]]:
+    """Train one seed with ``model.fit``; returns the model and its history.
+
+    history: metric name -> (epochs,). ``orders`` (epochs, n) defaults to
+    :func:`batch_orders` of ``seed``.
+    """
     n = len(ds.x_train)
     if orders is None:
         orders = batch_orders(seed, train.epochs, n)
     model = compile_model(build_model(variant, seed), train.learning_rate, train.momentum)
     steps = -(-n // train.batch_size)
-    hist = model.fit(_epoch_batches(ds, orders, train.batch_size), epochs=train.epochs,
-                     steps_per_epoch=steps, validation_data=(ds.x_test, ds.y_test),
-                     validation_batch_size=train.batch_size, shuffle=False,
-                     verbose=0)
+    hist = model.fit(
+        _epoch_batches(ds, orders, train.batch_size),
+        epochs=train.epochs,
+        steps_per_epoch=steps,
+        validation_data=(ds.x_test, ds.y_test),
+        validation_batch_size=train.batch_size,
+        shuffle=False,
+        verbose=0,
+    )
     return model, {m: np.asarray(hist.history[m], dtype=np.float64) for m in METRICS}
 
 
-def train_keras(variant: DictConfig, train: DictConfig, ds: Dataset, seeds: list[int],
-                progress: Callable[[int], None] | None = None) -> TrainResult:
+def train_keras(
+    variant: DictConfig,
+    train: DictConfig,
+    ds: Dataset,
+    seeds: list[int],
+    progress: Callable[[int], None] | None = None,
+) -> TrainResult:
     """Train each seed in turn with :func:`fit_one`; ``progress(epochs)`` after each seed."""
     start = time.perf_counter()
     histories, weights, finals = [], [], []
@@ -48,8 +64,7 @@ def train_keras(variant: DictConfig, train: DictConfig, ds: Dataset, seeds: list
         model, hist = fit_one(variant, train, ds, seed)
         histories.append(hist)
         weights.append(model_weights(model))
-        loss, acc = model.evaluate(ds.x_train, ds.y_train, batch_size=train.batch_size,
-                                   verbose=0)
+        loss, acc = model.evaluate(ds.x_train, ds.y_train, batch_size=train.batch_size, verbose=0)
         finals.append({"train_loss": loss, "train_accuracy": acc})
         keras.backend.clear_session()
         if progress:

@@ -1,0 +1,86 @@
+"""Model structure per variant, BN settings reaching the layer, initial weights per seed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bnstudy.config import compose, validate
+from bnstudy.models import build_model, initial_weights, model_weights
+
+LAYERS = {
+    "none": [("Dense", "relu"), ("Dense", "sigmoid")],
+    "after": [("Dense", "relu"), ("BatchNormalization", None), ("Dense", "sigmoid")],
+    "before": [
+        ("Dense", "linear"),
+        ("BatchNormalization", None),
+        ("Activation", "relu"),
+        ("Dense", "sigmoid"),
+    ],
+    "input": [("BatchNormalization", None), ("Dense", "relu"), ("Dense", "sigmoid")],
+}
+
+
+def _variant(placement="after", **bn):
+    over = [f"variants.bn_after.placement={placement}"]
+    over += [f"variants.bn_after.bn.{k}={v}" for k, v in bn.items()]
+    return validate(compose(over)).variants.bn_after
+
+
+def _layout(model):
+    out = []
+    for layer in model.layers:
+        act = getattr(layer, "activation", None)
+        out.append((type(layer).__name__, act.__name__ if act else None))
+    return out
+
+
+@pytest.mark.parametrize("placement", sorted(LAYERS))
+def test_layer_order_per_placement(placement):
+    model = build_model(_variant(placement), seed=0)
+    assert _layout(model) == LAYERS[placement]
+    assert model.input_shape == (None, 2)
+    assert model.output_shape == (None, 1)
+    hidden = model.get_layer("hidden")
+    assert hidden.units == 50
+    assert type(hidden.kernel_initializer).__name__ == "HeUniform"
+
+
+def test_reference_variants_have_the_article_layouts():
+    cfg = validate(compose())
+    assert _layout(build_model(cfg.variants.baseline, 0)) == LAYERS["none"]
+    assert _layout(build_model(cfg.variants.bn_after, 0)) == LAYERS["after"]
+    assert _layout(build_model(cfg.variants.bn_before, 0)) == LAYERS["before"]
+
+
+def test_bn_settings_reach_the_layer():
+    model = build_model(_variant(momentum=0.5, epsilon=0.01, center=False, scale=False), 0)
+    bn = model.get_layer("bn")
+    assert (bn.momentum, bn.epsilon, bn.center, bn.scale) == (0.5, 0.01, False, False)
+    assert [w.name for w in bn.weights] == ["moving_mean", "moving_variance"]
+
+
+def test_defaults_are_keras_defaults():
+    bn = build_model(_variant(), 0).get_layer("bn")
+    assert (bn.momentum, bn.epsilon, bn.center, bn.scale) == (0.99, 0.001, True, True)
+
+
+@pytest.mark.parametrize(
+    ("placement", "bn"),
+    [("none", {}), ("after", {}), ("before", {}), ("input", {}), ("after", {"center": False}),
+     ("before", {"scale": False})],
+)
+@pytest.mark.parametrize("seed", [0, 7])
+def test_initial_weights_equal_the_built_model(placement, bn, seed):
+    variant = _variant(placement, **bn)
+    expected = model_weights(build_model(variant, seed))
+    got = initial_weights(variant, seed)
+    assert sorted(got) == sorted(expected)
+    for k in expected:
+        np.testing.assert_array_equal(got[k], expected[k], err_msg=k)
+
+
+def test_seeds_give_different_initial_weights():
+    v = _variant()
+    a, b = initial_weights(v, 0), initial_weights(v, 1)
+    assert not np.array_equal(a["hidden/kernel"], b["hidden/kernel"])
