@@ -67,8 +67,14 @@ def test_defaults_are_keras_defaults():
 
 @pytest.mark.parametrize(
     ("placement", "bn"),
-    [("none", {}), ("after", {}), ("before", {}), ("input", {}), ("after", {"center": False}),
-     ("before", {"scale": False})],
+    [
+        ("none", {}),
+        ("after", {}),
+        ("before", {}),
+        ("input", {}),
+        ("after", {"center": False}),
+        ("before", {"scale": False}),
+    ],
 )
 @pytest.mark.parametrize("seed", [0, 7])
 def test_initial_weights_equal_the_built_model(placement, bn, seed):

@@ -226,7 +226,9 @@ def metrics_json(summary: pd.DataFrame, thresholds: list[float]) -> dict:
 
 
 def _csv(df: pd.DataFrame, name: str) -> None:
-    write_with(REPORTS_DIR / name, lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    # runs.csv keeps full precision: every other table is recomputed from it.
+    fmt = None if name == "runs.csv" else "%.6g"
+    write_with(REPORTS_DIR / name, lambda p: df.to_csv(p, index=False, float_format=fmt))
 
 
 def aggregate(cfg: DictConfig) -> dict[str, pd.DataFrame]:

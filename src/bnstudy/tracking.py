@@ -131,13 +131,15 @@ class Tracker:
         uri = resolve_uri(cfg)
         _check_reachable(uri)
         mlflow.set_tracking_uri(uri)
-        client = MlflowClient(uri)
         name = cfg.tracking.experiment
         if uri.startswith("sqlite:///"):
             db = Path(uri.removeprefix("sqlite:///"))
+            # Creating the client creates (and migrates) the database: one process at a time.
             with FileLock(str(db) + ".lock", timeout=120):
+                client = MlflowClient(uri)
                 exp_id = cls._experiment(client, name, (db.parent / "mlartifacts").as_uri())
         else:
+            client = MlflowClient(uri)
             exp_id = cls._experiment(client, name, None)
         return cls(client, exp_id, uri)
 

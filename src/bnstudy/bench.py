@@ -1,0 +1,399 @@
+"""Benchmark of the training engines: ``python -m bnstudy.bench`` (``make bench``).
+
+The same runs trained three ways: (a) one fresh Python process per run, as the article's script
+does; (b) ``train_keras`` for every run in one process; (c) ``train_vectorized``, all seeds of a
+variant at once. Then the scaling of (c), the equivalence of the engines' final test accuracies,
+and the whole study (``dvc repro`` in a fresh copy of the repository). Every measurement runs in
+a fresh subprocess, whose wall time and peak memory are recorded. Writes ``<out>/benchmark.json``
+and ``<out>/benchmark.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bnstudy.atomic import write_text
+from bnstudy.paths import CODE_ROOT, REPORTS_DIR
+
+TARGET_SPEEDUP, TARGET_STUDY_S, TARGET_RSS = 50.0, 60.0, 2e9  # (a)/(c), dvc repro s, bytes
+PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core mlflow dvc psutil"
+FULL = {"seeds": 5, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
+FULL |= {"scale_epochs": "25,50,100", "scale_at_seeds": 30, "scaling": True, "equivalence": True}
+FULL |= {"equivalence_seeds": 30, "study_repeats": 1}
+QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3", "scale_epochs": "2,3"}
+QUICK |= {
+    "scale_at_seeds": 2,
+    "scaling": True,
+    "equivalence": False,
+    "equivalence_seeds": 2,
+    "study_repeats": 0,
+}
+QUICK_STUDY = ["train.epochs=2", "study.seeds=[0,1]", "study.n_resamples=200"]
+Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancing the progress bar
+
+
+def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
+    """Worker side: train each job {variant, seeds, epochs, xla} and time it. The import, the
+    data and (``warmup``) a first 1-seed, 1-epoch run that pays TF's one-off start-up (runtime,
+    XLA compiler) stay out of the timings; each job still traces its own tf.function."""
+    import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
+
+    from bnstudy.config import compose, validate
+    from bnstudy.data import make_dataset
+    from bnstudy.engines import train_engine
+
+    out = []
+    first = [jobs[0] | {"seeds": jobs[0]["seeds"][:1], "epochs": 1}] if warmup else []
+    for job in [*first, *jobs]:
+        xla = str(job.get("xla", False)).lower()
+        cfg = validate(compose([f"train.epochs={job['epochs']}", f"train.xla={xla}"]))
+        d = cfg.data
+        ds = make_dataset(d.n_samples, d.noise, d.random_state, d.n_train)
+        start = time.perf_counter()
+        res = train_engine(engine, cfg.variants[job["variant"]], cfg.train, ds, job["seeds"])
+        seconds = time.perf_counter() - start
+        out.append({**job, "seconds": seconds, "test_accuracy": res.history["val_accuracy"][:, -1]})
+    return out[len(first) :]
+
+
+def run_measured(cmd: list[str], cwd: Path | None = None) -> dict:
+    """Run ``cmd`` (venv bin first on PATH, no MLFLOW_TRACKING_URI): wall seconds, stdout and
+    peak RSS, the larger of the largest process's ru_maxrss (wait4, waited-for descendants
+    included) and the process tree's summed RSS (psutil, sampled every 0.1 s)."""
+    import psutil
+
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        tree, ps = 0, psutil.Process(proc.pid)
+        while not (done := os.wait4(proc.pid, os.WNOHANG))[0]:
+            with contextlib.suppress(psutil.Error):
+                tree = max(tree, sum(p.memory_info().rss for p in [ps, *ps.children(True)]))
+            time.sleep(0.1)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(done[1])
+        out.seek(0), err.seek(0)
+        if proc.returncode:
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-3000:]}")
+        peak = max(done[2].ru_maxrss * 1024, tree)  # ru_maxrss is in KiB on Linux
+        return {"seconds": seconds, "peak_rss_bytes": peak, "stdout": out.read()}
+
+
+def worker(engine: str, jobs: list[dict]) -> tuple[list[dict], dict]:
+    """Run :func:`train_jobs` in a fresh process; (its per-job results, its measurement)."""
+    m = run_measured([sys.executable, "-m", "bnstudy.bench", "--worker", engine, json.dumps(jobs)])
+    return json.loads(m.pop("stdout").strip().splitlines()[-1]), m
+
+
+def spread(values: list[float]) -> dict:
+    """Median, min and max of ``values``."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def bench_ways(variants: list[str], seeds: int, epochs: int, repeats: int, step: Step) -> dict:
+    """Ways (a), (b), (c) on the same runs, ``repeats`` times each, interleaved."""
+    n_runs = len(variants) * seeds
+    jobs = [{"variant": v, "seeds": list(range(seeds)), "epochs": epochs} for v in variants]
+    reps: dict[str, list[dict]] = {"a_process_per_run": [], "b_keras": [], "c_vectorized": []}
+    for r in range(repeats):
+        runs = [
+            step(f"(a) rep {r + 1}: {v} seed {s}", run_measured, one_run_cmd(v, s, epochs))
+            for v in variants
+            for s in range(seeds)
+        ]
+        secs = [m["seconds"] for m in runs]
+        peak = max(m["peak_rss_bytes"] for m in runs)
+        reps["a_process_per_run"].append(
+            {"seconds_per_run": sum(secs) / n_runs, "run_seconds": secs, "peak_rss_bytes": peak}
+        )
+        for key, engine in (("b_keras", "keras"), ("c_vectorized", "vectorized")):
+            res, m = step(f"({key[0]}) rep {r + 1}: {engine}", worker, engine, jobs)
+            t = sum(j["seconds"] for j in res)
+            m = {"process_seconds": m["seconds"], "peak_rss_bytes": m["peak_rss_bytes"]}
+            reps[key].append({"seconds_per_run": t / n_runs, "seconds": t} | m)
+    ways = {
+        k: {"repetitions": v, "seconds_per_run": spread([x["seconds_per_run"] for x in v])}
+        | {"peak_rss_bytes": max(x["peak_rss_bytes"] for x in v)}
+        for k, v in reps.items()
+    }
+    med = {k: w["seconds_per_run"]["median"] for k, w in ways.items()}
+    a = med["a_process_per_run"]
+    ratios = {"a_over_b": a / med["b_keras"], "a_over_c": a / med["c_vectorized"]}
+    return {"runs": n_runs, "ways": ways, "ratios": ratios}
+
+
+def one_run_cmd(variant: str, seed: int, epochs: int) -> list[str]:
+    """Way (a): a fresh interpreter that imports TF, builds the data, trains one seed, exits."""
+    return [sys.executable, "-m", "bnstudy.bench", "--one-run", variant, str(seed), str(epochs)]
+
+
+def bench_scaling(seed_counts: list[int], epoch_counts: list[int], at: tuple, step: Step) -> dict:
+    """Vectorized bn_after: seconds vs seeds at ``at[1]`` epochs (XLA off and on) and vs epochs
+    at ``at[0]`` seeds; one fresh process per curve, each point traced and timed anew."""
+    curves = {
+        "seeds_xla_off": [(n, at[1], False) for n in seed_counts],
+        "seeds_xla_on": [(n, at[1], True) for n in seed_counts],
+        "epochs_xla_off": [(at[0], e, False) for e in epoch_counts],
+    }
+    out = {}
+    for name, points in curves.items():
+        jobs = [
+            {"variant": "bn_after", "seeds": list(range(n)), "epochs": e, "xla": x}
+            for n, e, x in points
+        ]
+        res, m = step(f"scaling {name}", worker, "vectorized", jobs)
+        rows = [
+            {"seeds": len(j["seeds"]), "epochs": j["epochs"], "xla": j["xla"]}
+            | {"seconds": j["seconds"], "seconds_per_run": j["seconds"] / len(j["seeds"])}
+            for j in res
+        ]
+        out[name] = {"points": rows, "peak_rss_bytes": m["peak_rss_bytes"]}
+    return out
+
+
+def bench_equivalence(variants: list[str], seeds: int, epochs: int, step: Step) -> dict:
+    """Final test accuracy per seed, keras vs vectorized: means, max |diff|, Wilcoxon, KS."""
+    import numpy as np
+    from scipy.stats import ks_2samp, wilcoxon
+
+    jobs = [{"variant": v, "seeds": list(range(seeds)), "epochs": epochs} for v in variants]
+    ref, _ = step("equivalence: keras", worker, "keras", jobs)
+    vec, _ = step("equivalence: vectorized", worker, "vectorized", jobs)
+    out = {}
+    for k, v in zip(ref, vec, strict=True):
+        a, b = np.array(k["test_accuracy"]), np.array(v["test_accuracy"])
+        differ = int(np.count_nonzero(a - b))  # Wilcoxon drops zero differences; none left: p=1
+        out[k["variant"]] = {
+            "seeds": seeds,
+            "keras_mean": a.mean(),
+            "vectorized_mean": b.mean(),
+            "max_abs_diff": np.abs(a - b).max(),
+            "seeds_differing": differ,
+            "wilcoxon_p": wilcoxon(a, b).pvalue if differ else 1.0,
+            "ks_p": ks_2samp(a, b).pvalue,
+            "keras_seconds": k["seconds"],
+            "vectorized_seconds": v["seconds"],
+        }
+    return out
+
+
+def bench_study(repeats: int, overrides: list[str], step: Step) -> dict:
+    """``dvc repro`` of the study in a fresh copy of the repository (tracked files, conf/,
+    src/, params.yaml, dvc.yaml; ``git init``; clean MLflow store), ``repeats`` times."""
+    git = ["git", "ls-files"]
+    tracked = subprocess.run(git, cwd=CODE_ROOT, capture_output=True, text=True, check=True)
+    runs = []
+    for r in range(repeats):
+        with tempfile.TemporaryDirectory(prefix="bnstudy-bench-") as tmp:
+            copy = Path(tmp) / "repo"
+            for name in [*tracked.stdout.splitlines(), "params.yaml", "dvc.yaml"]:
+                if (CODE_ROOT / name).is_file():
+                    (copy / name).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(CODE_ROOT / name, copy / name)
+            skip = shutil.ignore_patterns("__pycache__", "*.egg-info")
+            for d in ("conf", "src"):
+                shutil.copytree(CODE_ROOT / d, copy / d, dirs_exist_ok=True, ignore=skip)
+            subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
+            run_measured(["bnstudy", "params", *overrides], cwd=copy)  # untimed, as `make study`
+            m = step(f"study rep {r + 1}: dvc repro", run_measured, ["dvc", "repro"], copy)
+            runs.append({"seconds": m["seconds"], "peak_rss_bytes": m["peak_rss_bytes"]})
+    return {
+        "overrides": overrides,
+        "repetitions": runs,
+        "peak_rss_bytes": max(x["peak_rss_bytes"] for x in runs),
+        "seconds": spread([x["seconds"] for x in runs]),
+    }
+
+
+def machine_info() -> dict:
+    """CPU count, platform, memory, load and library versions."""
+    import psutil
+
+    dists = {
+        d.metadata["Name"].lower().replace("_", "-"): d.version for d in metadata.distributions()
+    }
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+        "versions": {p: dists[p] for p in PACKAGES.split() if p in dists},
+    }
+
+
+def with_targets(res: dict) -> dict:
+    """``res`` plus each target's goal, measured value and pass (None: not measured)."""
+    st = res["study"] or {}
+    checks = {
+        "speedup_a_over_c": (TARGET_SPEEDUP, res["ratios"]["a_over_c"], 1),
+        "study_seconds": (TARGET_STUDY_S, st and st["seconds"]["median"], -1),
+        "study_peak_rss_bytes": (TARGET_RSS, st and st["peak_rss_bytes"], -1),
+    }
+    res["targets"] = {
+        k: {"goal": g, "value": v or None, "pass": None if not v else (v - g) * sign >= 0}
+        for k, (g, v, sign) in checks.items()
+    }
+    return res
+
+
+def table(head: list[str], rows: list[list[Any]]) -> str:
+    """A markdown table; floats with 3 significant digits."""
+    rows = [[f"{x:.3g}" if isinstance(x, float) else str(x) for x in r] for r in rows]
+    return "\n".join("| " + " | ".join(r) + " |" for r in [head, ["---"] * len(head), *rows])
+
+
+def render(res: dict) -> str:
+    """benchmark.md: how it was measured, then one table per part."""
+    s, mach, ratios = res["settings"], res["machine"], res["ratios"]
+    verdict = {True: "PASS", False: "FAIL", None: "not measured"}
+    ways = [
+        [k, *w["seconds_per_run"].values(), w["peak_rss_bytes"] / 1e6]
+        for k, w in res["ways"].items()
+    ]
+    md = [
+        f"# Engine benchmark\n\nCommand: `{res['command']}` ({res['seconds_total']:.0f} s). "
+        f"Machine: {mach['cpus_usable']} CPUs, {mach['platform']}, Python {mach['python']}, "
+        f"load average at start {mach['load_average_at_start'][0]:.2f}; versions in "
+        f"benchmark.json.\n\n{res['runs']} runs ({', '.join(s['variants'])} x {s['seeds']} "
+        f"seeds x {s['epochs']} epochs), {s['repeats']} repetition(s), every way in fresh "
+        "processes. Seconds per run: (a) wall time of one `python -m bnstudy.bench --one-run` "
+        "process per run (import, data, model.fit, exit); (b) `train_keras` in one process, "
+        "import excluded; (c) `train_vectorized` per variant, tf.function tracing included; "
+        "(b), (c) and the scaling runs follow an untimed 1-seed, 1-epoch warm-up run. "
+        "Peak RSS: max of the largest process's ru_maxrss and the tree's summed RSS.\n",
+        "## Three ways\n\n" + table(["way", "median s/run", "min", "max", "peak RSS MB"], ways),
+        f"\nRatios of medians: (a)/(b) = {ratios['a_over_b']:.1f}x, "
+        f"(a)/(c) = {ratios['a_over_c']:.1f}x.\n\n## Scaling of the vectorized engine "
+        "(bn_after, one repetition)\n" + ("" if res["scaling"] else "\nNot measured.\n"),
+    ]
+    for name, c in (res["scaling"] or {}).items():
+        rows = [list(p.values()) for p in c["points"]]
+        md.append(f"{name} (peak RSS {c['peak_rss_bytes'] / 1e6:.0f} MB):\n")
+        md.append(table(["seeds", "epochs", "xla", "seconds", "s/run"], rows) + "\n")
+    if res["equivalence"]:
+        head = ["variant", "seeds", "keras mean", "vectorized mean", "max abs diff"]
+        head += ["seeds differing", "Wilcoxon p", "KS p", "keras s", "vectorized s"]
+        rows = [[k, *v.values()] for k, v in res["equivalence"].items()]
+        md += ["## Equivalence: final test accuracy\n", table(head, rows) + "\n"]
+    if st := res["study"]:
+        md.append(
+            f"## Study\n\n`dvc repro` in a fresh copy (clean MLflow store), "
+            f"{len(st['repetitions'])} repetition(s), overrides: {st['overrides'] or 'none'}; "
+            f"median {st['seconds']['median']:.1f} s, "
+            f"peak RSS {st['peak_rss_bytes'] / 1e6:.0f} MB.\n"
+        )
+    note = " (--quick sizes, not the target's setting)" if s["quick"] else ""
+    rows = []
+    for k, t in res["targets"].items():
+        unit = 1e6 if k.endswith("bytes") else 1  # bytes -> MB
+        value = t["value"] and t["value"] / unit
+        judged = verdict[t["pass"]] + (note if t["pass"] is not None else "")
+        rows.append([k.replace("bytes", "MB"), t["goal"] / unit, value, judged])
+    return "\n".join([*md, "## Targets\n", table(["target", "goal", "measured", "verdict"], rows)])
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The CLI; ``--quick`` shrinks every size not given explicitly (defaults: FULL, QUICK)."""
+    p = argparse.ArgumentParser(prog="python -m bnstudy.bench", description=__doc__)
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    add = p.add_argument
+    add("--variants", default="baseline,bn_after,bn_before", help="comma-separated")
+    add("--seeds", type=int, help="seeds per variant for ways (a)-(c) (5)")
+    add("--epochs", type=int, help="epochs everywhere except the epochs curve (100)")
+    add("--repeats", type=int, help="repetitions of ways (a)-(c) (3)")
+    add("--scale-seeds", help="seed counts of the scaling curves (5,30,100,300)")
+    add("--scale-epochs", help="epoch counts of the epochs curve (25,50,100)")
+    add("--scale-at-seeds", type=int, help="seeds of the epochs curve (30)")
+    add("--scaling", action=argparse.BooleanOptionalAction, help="scaling curves (on)")
+    add("--equivalence", action=argparse.BooleanOptionalAction, help="keras vs vectorized (on)")
+    add("--equivalence-seeds", type=int, help="seeds per variant for --equivalence (30)")
+    add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (1)")
+    add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no equivalence/study")
+    add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
+    add("--one-run", nargs=3, metavar=("VARIANT", "SEED", "EPOCHS"), help="internal: way (a)")
+    add("--worker", nargs=2, metavar=("ENGINE", "JOBS"), help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    for k, v in (QUICK if a.quick else FULL).items():
+        setattr(a, k, v if getattr(a, k) is None else getattr(a, k))
+    a.variants = a.variants.split(",")
+    a.scale_seeds, a.scale_epochs = (
+        [int(x) for x in str(v).split(",")] for v in (a.scale_seeds, a.scale_epochs)
+    )
+    return a
+
+
+def main(argv: list[str] | None = None) -> dict | None:
+    """Run the benchmark and write its reports (or, internally, one worker); returns results."""
+    a = parse_args(argv)
+    if a.one_run or a.worker:
+        v, s, e = a.one_run or ("", 0, 0)
+        engine, jobs = a.worker or ("keras", [{"variant": v, "seeds": [int(s)], "epochs": int(e)}])
+        res = train_jobs(
+            engine, json.loads(jobs) if isinstance(jobs, str) else jobs, bool(a.worker)
+        )
+        print(json.dumps(res, default=lambda x: x.tolist()))
+        return None
+    from rich.console import Console
+    from rich.progress import Progress, TimeElapsedColumn
+
+    start, console = time.perf_counter(), Console(stderr=True)
+    settings = {k: v for k, v in vars(a).items() if k not in ("one_run", "worker")}
+    settings["out"] = str(a.out)
+    args = sys.argv[1:] if argv is None else argv
+    res: dict[str, Any] = {"command": " ".join(["python -m bnstudy.bench", *args])}
+    res |= {"settings": settings, "machine": machine_info()}
+    total = (
+        a.repeats * (len(a.variants) * a.seeds + 2)
+        + 3 * a.scaling
+        + 2 * a.equivalence
+        + a.study_repeats
+    )
+    with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("benchmark", total=total)
+
+        def step(desc: str, fn: Callable, *args: Any) -> Any:
+            bar.update(task, description=desc)
+            out = fn(*args)
+            bar.advance(task)
+            return out
+
+        res |= bench_ways(a.variants, a.seeds, a.epochs, a.repeats, step)
+        at = (a.scale_at_seeds, a.epochs)
+        res["scaling"] = a.scaling and bench_scaling(a.scale_seeds, a.scale_epochs, at, step)
+        eq = a.equivalence and bench_equivalence(a.variants, a.equivalence_seeds, a.epochs, step)
+        st = a.study_repeats and bench_study(a.study_repeats, QUICK_STUDY if a.quick else [], step)
+        res |= {"equivalence": eq or None, "study": st or None, "scaling": res["scaling"] or None}
+    res = with_targets(res | {"seconds_total": time.perf_counter() - start})
+    write_text(a.out / "benchmark.json", json.dumps(res, indent=2, default=float) + "\n")
+    write_text(a.out / "benchmark.md", render(res) + "\n")
+    med = ", ".join(f"{k} {w['seconds_per_run']['median']:.2f}" for k, w in res["ways"].items())
+    console.print(
+        f"median s/run: {med}; (a)/(b) {res['ratios']['a_over_b']:.1f}x, "
+        f"(a)/(c) {res['ratios']['a_over_c']:.1f}x"
+    )
+    for k, t in res["targets"].items():
+        console.print(f"target {k}: measured {t['value']}, goal {t['goal']}, pass: {t['pass']}")
+    console.print(f"wrote {a.out}/benchmark.json and benchmark.md ({res['seconds_total']:.0f} s)")
+    return res
+
+
+if __name__ == "__main__":
+    main()

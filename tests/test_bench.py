@@ -1,0 +1,39 @@
+"""The benchmark runs end to end at tiny sizes and writes its JSON and markdown reports."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bnstudy import bench
+
+
+def test_quick_defaults_and_explicit_values():
+    a = bench.parse_args(["--quick", "--seeds", "4"])
+    assert (a.seeds, a.epochs, a.repeats) == (4, 2, 1)
+    assert not a.equivalence and a.study_repeats == 0 and a.scaling
+    full = bench.parse_args([])
+    assert (full.seeds, full.epochs, full.repeats, full.equivalence) == (5, 100, 3, True)
+    assert full.scale_seeds == [5, 30, 100, 300] and full.scale_epochs == [25, 50, 100]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_reports(tmp_path):
+    """Three fresh processes (one per way): 1 variant x 1 seed x 2 epochs, 1 repetition."""
+    argv = ["--quick", "--variants", "bn_after", "--seeds", "1", "--no-scaling"]
+    bench.main([*argv, "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "benchmark.json").read_text())
+    for key in ("command", "settings", "machine", "runs", "ways", "ratios", "targets"):
+        assert key in res
+    assert res["runs"] == 1 and res["equivalence"] is None and res["study"] is None
+    assert set(res["ways"]) == {"a_process_per_run", "b_keras", "c_vectorized"}
+    for way in res["ways"].values():
+        assert len(way["repetitions"]) == 1
+        assert way["seconds_per_run"]["median"] > 0 and way["peak_rss_bytes"] > 0
+    assert res["ratios"]["a_over_b"] > 0 and res["ratios"]["a_over_c"] > 0
+    assert res["machine"]["cpu_count"] > 0 and "keras" in res["machine"]["versions"]
+    assert set(res["targets"]) == {"speedup_a_over_c", "study_seconds", "study_peak_rss_bytes"}
+    assert res["targets"]["study_seconds"]["pass"] is None
+    md = (tmp_path / "benchmark.md").read_text()
+    assert "(a)/(b) =" in md and "(a)/(c) =" in md and "## Targets" in md

@@ -1,0 +1,152 @@
+"""MLflow tracking: real runs in a temporary SQLite store, identities, resume, failure states."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bnstudy.config import ConfigError
+from bnstudy.paths import default_tracking_uri, workspace_root
+from bnstudy.tracking import KEY_TAG, Tracker, identity, resolve_uri
+from bnstudy.train import ARTIFACTS, train_runs
+from tests.conftest import tiny_cfg
+
+
+def _runs(cfg, role="child"):
+    client = MlflowClient(resolve_uri(cfg))
+    exp = client.get_experiment_by_name(cfg.tracking.experiment)
+    return client, client.search_runs([exp.experiment_id], f"tags.`bnstudy.role` = '{role}'")
+
+
+@pytest.mark.slow
+def test_train_runs_logs_real_runs(saved_data):
+    cfg = saved_data
+    records = train_runs(cfg, "bn_after", [0, 1], stage="test")
+    client, runs = _runs(cfg)
+    assert sorted(r.info.run_id for r in runs) == sorted(r.run_id for r in records)
+    (parent,) = _runs(cfg, "parent")[1]
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.data.tags["variant"] == "bn_after"
+        assert run.data.tags["dvc.stage"] == "test"
+        assert run.data.tags["git.commit"]
+        assert run.data.tags["data.sha256"]
+        assert run.data.params["train.epochs"] == "3"
+        assert run.data.params["model.placement"] == "after"
+        assert run.data.params["model.bn.momentum"] == "0.99"
+        seed = int(run.data.tags["seed"])
+        assert run.data.params["seed"] == str(seed)
+        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            steps = [m.step for m in client.get_metric_history(run.info.run_id, metric)]
+            assert sorted(steps) == [1, 2, 3]
+        record = records[[r.seed for r in records].index(seed)]
+        hist = client.get_metric_history(run.info.run_id, "val_accuracy")
+        assert [m.value for m in sorted(hist, key=lambda m: m.step)] == pytest.approx(
+            record.history["val_accuracy"], abs=1e-12
+        )
+        files = sorted(a.path for a in client.list_artifacts(run.info.run_id))
+        assert files == sorted(ARTIFACTS)
+    art_root = Path(client.get_experiment_by_name(cfg.tracking.experiment).artifact_location[7:])
+    assert art_root == Path(cfg.data.path).parent / "mlartifacts"
+
+
+@pytest.mark.slow
+def test_finished_runs_are_reused_not_duplicated(saved_data):
+    cfg = saved_data
+    first = train_runs(cfg, "baseline", [0, 1], stage="test")
+    again = train_runs(cfg, "baseline", [1, 0, 2], stage="test")
+    _, runs = _runs(cfg)
+    assert len(runs) == 3
+    assert [r.reused for r in again] == [True, True, False]
+    assert again[0].run_id == first[1].run_id
+    assert again[0].history == first[1].history
+    assert again[0].final == pytest.approx(first[1].final)
+
+
+@pytest.mark.slow
+def test_resume_false_trains_again(saved_data):
+    cfg = saved_data
+    train_runs(cfg, "baseline", [0], stage="test")
+    cfg.tracking.resume = False
+    train_runs(cfg, "baseline", [0], stage="test")
+    assert len(_runs(cfg)[1]) == 2
+
+
+def test_a_run_left_running_is_marked_killed_when_seen(cfg):
+    tracker = Tracker.open(cfg)
+    key, _ = identity(cfg, "baseline", 0)
+    stale = tracker.client.create_run(tracker.experiment_id, tags={KEY_TAG: key})
+    assert tracker.finished(key) is None
+    assert tracker.client.get_run(stale.info.run_id).info.status == "KILLED"
+
+
+def test_a_run_that_fails_while_logging_ends_failed(cfg, tmp_path, monkeypatch):
+    tracker = Tracker.open(cfg)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(tracker.client, "log_batch", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        tracker.log_run(
+            run_name="x",
+            parent_id="p",
+            params={"a": "1"},
+            tags={},
+            history={"loss": [1.0]},
+            final={},
+            artifacts=tmp_path,
+        )
+    (run,) = tracker.client.search_runs([tracker.experiment_id])
+    assert run.info.status == "FAILED"
+
+
+def test_identity_depends_on_what_changes_the_result(cfg):
+    key = identity(cfg, "bn_after", 0)[0]
+    assert key == identity(cfg, "bn_after", 0)[0]
+    assert key != identity(cfg, "bn_after", 1)[0]
+    assert key != identity(cfg, "bn_before", 0)[0]
+    cfg.train.epochs = 4
+    assert key != identity(cfg, "bn_after", 0)[0]
+    cfg.train.epochs = 3
+    cfg.data.path = "elsewhere.npz"
+    assert key == identity(cfg, "bn_after", 0)[0]
+
+
+def test_relative_sqlite_uri_becomes_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny_cfg(tmp_path, "tracking.uri=sqlite:///rel/mlflow.db")
+    assert resolve_uri(cfg) == f"sqlite:///{tmp_path / 'rel' / 'mlflow.db'}"
+
+
+def test_default_store_is_the_repository_root_also_from_dvc_temp_copies(tmp_path):
+    repo = tmp_path / "repo"
+    tmp_exp = repo / ".dvc" / "tmp" / "exps" / "tmpabc123"
+    tmp_exp.mkdir(parents=True)
+    (tmp_exp / "dvc.yaml").write_text("stages: {}\n")
+    assert workspace_root(tmp_exp) == repo
+    assert default_tracking_uri(tmp_exp) == f"sqlite:///{repo / 'mlflow.db'}"
+    (repo / "dvc.yaml").write_text("stages: {}\n")
+    (repo / "src").mkdir()
+    assert workspace_root(repo / "src") == repo
+
+
+def test_unreachable_tracking_server_fails_fast_with_one_line(tmp_path):
+    cfg = tiny_cfg(tmp_path, "tracking.uri=http://127.0.0.1:9")
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError) as err:
+        Tracker.open(cfg)
+    assert time.monotonic() - t0 < 5
+    assert str(err.value).startswith("tracking.uri: cannot reach")
+    assert "\n" not in str(err.value)
+
+
+def test_sqlite_store_in_a_missing_folder_is_rejected(tmp_path):
+    cfg = tiny_cfg(tmp_path, f"tracking.uri=sqlite:///{tmp_path}/nope/mlflow.db")
+    with pytest.raises(ConfigError, match="does not exist"):
+        Tracker.open(cfg)
+    assert not (tmp_path / "nope").exists()
