@@ -31,7 +31,7 @@ from bnstudy.paths import CODE_ROOT, REPORTS_DIR
 
 TARGET_SPEEDUP, TARGET_STUDY_S, TARGET_RSS = 50.0, 60.0, 2e9  # (a)/(c), dvc repro s, bytes
 PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core mlflow dvc psutil"
-FULL = {"seeds": 5, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
+FULL = {"seeds": 3, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
 FULL |= {"scale_epochs": "25,50,100", "scale_at_seeds": 30, "scaling": True, "equivalence": True}
 FULL |= {"equivalence_seeds": 30, "study_repeats": 1}
 QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3", "scale_epochs": "2,3"}
@@ -316,7 +316,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     add = p.add_argument
     add("--variants", default="baseline,bn_after,bn_before", help="comma-separated")
-    add("--seeds", type=int, help="seeds per variant for ways (a)-(c) (5)")
+    add("--seeds", type=int, help="seeds per variant for ways (a)-(c) (3)")
     add("--epochs", type=int, help="epochs everywhere except the epochs curve (100)")
     add("--repeats", type=int, help="repetitions of ways (a)-(c) (3)")
     add("--scale-seeds", help="seed counts of the scaling curves (5,30,100,300)")

@@ -207,7 +207,8 @@ def forest(comparisons: pd.DataFrame, path: str | Path) -> None:
         )
         ax.axvline(0, color="grey", ls="--", lw=1)
         ax.set_yticks(y, c["comparison"])
-        ax.set_xlabel(f"paired difference in {m}")
+        unit = "epochs" if m.startswith("epochs_to") else "fraction"
+        ax.set_xlabel(f"paired difference in {m} ({unit})")
         ax.set_title(m)
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle("Paired differences between variants (mean, 95% CI)")

@@ -25,6 +25,14 @@ def _f(x: float, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
+def _p(p: float, name: str = "") -> str:
+    """0.0001 -> '< 0.001'; with ``name``: 'p < 0.001' or 'p = 0.092'."""
+    if p is None or math.isnan(p):
+        return f"{name} n/a".strip()
+    text = "< 0.001" if p < 0.001 else f"= {p:.3f}"
+    return f"{name} {text}" if name else text.removeprefix("= ")
+
+
 def _ci(lo: float, hi: float, nd: int = 3) -> str:
     return f"[{_f(lo, nd)}, {_f(hi, nd)}]"
 
@@ -61,7 +69,7 @@ def verdicts(summary: pd.DataFrame, comparisons: pd.DataFrame, t0: float) -> lis
                 v,
                 f"paired difference {_f(c.mean_diff, 4)}, 95% CI "
                 f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
-                f"p = {_f(c.t_p_holm, 3)}, P(bn_after > baseline) = {_f(c.p_improve, 2)}.",
+                f"{_p(c.t_p_holm, 'p')}, P(bn_after > baseline) = {_f(c.p_improve, 2)}.",
             )
         )
     c = _cmp(comparisons, "bn_before", "baseline", acc)
@@ -73,7 +81,7 @@ def verdicts(summary: pd.DataFrame, comparisons: pd.DataFrame, t0: float) -> lis
                 v,
                 f"paired difference {_f(c.mean_diff, 4)}, 95% CI "
                 f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
-                f"p = {_f(c.t_p_holm, 3)}, P(bn_before > baseline) = "
+                f"{_p(c.t_p_holm, 'p')}, P(bn_before > baseline) = "
                 f"{_f(c.p_improve, 2)}.",
             )
         )
@@ -82,26 +90,42 @@ def verdicts(summary: pd.DataFrame, comparisons: pd.DataFrame, t0: float) -> lis
     if c is not None:
         col = f"epochs_to_{pct(t0)}"
         after, base = rows.loc["bn_after"], rows.loc["baseline"]
-        fast = after[f"{col}_ci_high"] <= 20
-        slow = base[f"{col}_ci_low"] >= 30 and base[f"{col}_ci_high"] <= 40
-        faster = c.diff_ci_high < 0
-        if fast and slow and faster:
-            v = "supported"
-        elif c.diff_ci_low > 0 or after[f"{col}_ci_low"] > 20 or base[f"{col}_ci_high"] < 30:
-            v = "contradicted"
-        else:
-            v = "not resolved"
+        a_lo, a_hi = after[f"{col}_ci_low"], after[f"{col}_ci_high"]
+        b_lo, b_hi = base[f"{col}_ci_low"], base[f"{col}_ci_high"]
+        v = "supported" if a_hi <= 20 else "contradicted" if a_lo > 20 else "not resolved"
         out.append(
             (
-                f"bn_after passes {t0:.0%} test accuracy within ~20 epochs, baseline "
-                "only after 30-40",
+                f"bn_after passes {t0:.0%} test accuracy within ~20 epochs",
                 v,
-                f"median epochs to {t0:.0%}: bn_after {_f(after[f'{col}_median'], 0)} "
-                f"(CI {_ci(after[f'{col}_ci_low'], after[f'{col}_ci_high'], 0)}), baseline "
-                f"{_f(base[f'{col}_median'], 0)} (CI "
-                f"{_ci(base[f'{col}_ci_low'], base[f'{col}_ci_high'], 0)}); paired "
-                f"difference {_f(c.mean_diff, 1)} epochs, CI "
-                f"{_ci(c.diff_ci_low, c.diff_ci_high, 1)}.",
+                f"median epochs to {t0:.0%} over seeds: {_f(after[f'{col}_median'], 0)}, "
+                f"95% CI {_ci(a_lo, a_hi, 0)} ({int(after[f'{col}_censored'])} seeds "
+                "never got there).",
+            )
+        )
+        inside = b_lo >= 30 and b_hi <= 40
+        v = (
+            "supported"
+            if inside
+            else "contradicted"
+            if b_hi < 30 or b_lo > 40
+            else ("not resolved")
+        )
+        out.append(
+            (
+                f"baseline needs 30-40 epochs to pass {t0:.0%}",
+                v,
+                f"median {_f(base[f'{col}_median'], 0)}, 95% CI {_ci(b_lo, b_hi, 0)} "
+                f"({int(base[f'{col}_censored'])} seeds never got there).",
+            )
+        )
+        v = _verdict_from_ci(c.diff_ci_low, c.diff_ci_high, positive=False)
+        out.append(
+            (
+                f"bn_after passes {t0:.0%} sooner than baseline",
+                v,
+                f"paired difference {_f(c.mean_diff, 1)} epochs, 95% CI "
+                f"{_ci(c.diff_ci_low, c.diff_ci_high, 1)}, Holm-adjusted Wilcoxon "
+                f"{_p(c.wilcoxon_p_holm, 'p')}.",
             )
         )
     c = _cmp(comparisons, "bn_after", "bn_before", acc)
@@ -113,7 +137,7 @@ def verdicts(summary: pd.DataFrame, comparisons: pd.DataFrame, t0: float) -> lis
                 v,
                 f"paired difference bn_after - bn_before {_f(c.mean_diff, 4)}, 95% CI "
                 f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)}, Holm-adjusted t-test "
-                f"p = {_f(c.t_p_holm, 3)}.",
+                f"{_p(c.t_p_holm, 'p')}.",
             )
         )
     return out
@@ -158,8 +182,8 @@ def _comparisons_md(comparisons: pd.DataFrame) -> str:
     for _, c in comparisons.iterrows():
         lines.append(
             f"| {c.comparison} | {c.measure} | {_f(c.mean_diff, 4)} "
-            f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)} | {_f(c.t_p_holm, 4)} | "
-            f"{_f(c.wilcoxon_p_holm, 4)} | {_f(c.p_improve, 2)} "
+            f"{_ci(c.diff_ci_low, c.diff_ci_high, 4)} | {_p(c.t_p_holm)} | "
+            f"{_p(c.wilcoxon_p_holm)} | {_f(c.p_improve, 2)} "
             f"{_ci(c.p_improve_low, c.p_improve_high, 2)} | {_f(c.hedges_g, 2)} |"
         )
     return "\n".join(lines)

@@ -1,0 +1,160 @@
+"""Bit-identical reruns, resume after a killed sweep without duplicates, atomic outputs."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+
+from bnstudy.atomic import write_text, write_with
+
+BIN = Path(sys.executable).parent
+SWEEP = ["-m", "variant=baseline,bn_after,bn_before", "seed=0,1", "train.epochs=3"]
+
+
+def _env():
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def _workdir(tmp_path: Path, name: str) -> Path:
+    from bnstudy.data import make_dataset, save_dataset
+
+    d = tmp_path / name
+    save_dataset(make_dataset(), d / "data" / "circles.npz")
+    return d
+
+
+def _sweep(cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+    res = subprocess.run(
+        [str(BIN / "bnstudy-train"), *SWEEP, *extra],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res
+
+
+def _store_table(cwd: Path) -> pd.DataFrame:
+    """Every child run in the store: status, variant, seed and its full metric histories."""
+    client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("bn-placement")
+    rows = []
+    for run in client.search_runs(
+        [exp.experiment_id], "tags.`bnstudy.role` = 'child'", run_view_type=3
+    ):
+        row = {
+            "status": run.info.status,
+            "variant": run.data.tags.get("variant"),
+            "seed": run.data.tags.get("seed"),
+            **run.data.metrics,
+        }
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            hist = sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
+            row[f"{name}_curve"] = tuple(m.value for m in hist)
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["variant", "seed"]).reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_one(tmp_path):
+    full = _workdir(tmp_path, "uninterrupted")
+    _sweep(full)
+    reference = _store_table(full)
+    assert len(reference) == 6 and set(reference["status"]) == {"FINISHED"}
+
+    cut = _workdir(tmp_path, "interrupted")
+    proc = subprocess.Popen(
+        [str(BIN / "bnstudy-train"), *SWEEP],
+        cwd=cut,
+        env=_env(),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 300
+    for line in proc.stderr:  # kill -9 while the 4th job trains
+        if line.startswith("[run 4/6]") or time.monotonic() > deadline:
+            break
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = _store_table(cut)
+    assert 1 <= (partial["status"] == "FINISHED").sum() < 6
+
+    res = _sweep(cut)
+    assert res.stdout.count("reused run") == (partial["status"] == "FINISHED").sum()
+    resumed = _store_table(cut)
+    finished = resumed[resumed["status"] == "FINISHED"]
+    assert sorted(zip(finished["variant"], finished["seed"], strict=True)) == sorted(
+        zip(reference["variant"], reference["seed"], strict=True)
+    )
+    assert "RUNNING" not in set(resumed["status"])
+    # the same numbers, bit for bit, as the sweep that was never interrupted
+    pd.testing.assert_frame_equal(finished.reset_index(drop=True), reference, check_exact=True)
+
+
+@pytest.mark.slow
+def test_one_seed_in_a_sweep_equals_the_same_seed_in_the_stage(tmp_path, saved_data):
+    """The DVC stage trains all seeds of a variant at once, the Hydra app one per job: the
+    numbers must not depend on that."""
+    from bnstudy.train import train_runs
+
+    cwd = _workdir(tmp_path, "sweep")
+    _sweep(cwd)
+    sweep = _store_table(cwd)
+    for variant in ("baseline", "bn_after", "bn_before"):
+        records = train_runs(saved_data, variant, [1, 0], stage="test")
+        for r in records:
+            row = sweep[(sweep["variant"] == variant) & (sweep["seed"] == str(r.seed))].iloc[0]
+            assert tuple(r.history["val_accuracy"]) == row["val_accuracy_curve"]
+            assert tuple(r.history["loss"]) == row["loss_curve"]
+
+
+@pytest.mark.slow
+def test_keras_engine_is_bit_identical_across_processes(tmp_path):
+    tables = []
+    for name in ("a", "b"):
+        cwd = _workdir(tmp_path, name)
+        res = subprocess.run(
+            [
+                str(BIN / "bnstudy-train"),
+                "variant=bn_before",
+                "seed=1",
+                "train.epochs=2",
+                "train.engine=keras",
+            ],
+            cwd=cwd,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert res.returncode == 0, res.stderr[-2000:]
+        tables.append(_store_table(cwd))
+    pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
+
+
+def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path):
+    target = tmp_path / "reports" / "summary.csv"
+    write_text(target, "old\n")
+
+    def crash(tmp: Path) -> None:
+        tmp.write_text("half a tab")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_with(target, crash)
+    assert target.read_text() == "old\n"
+    assert [p.name for p in target.parent.iterdir()] == ["summary.csv"]
