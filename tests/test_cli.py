@@ -91,8 +91,8 @@ def _app(tmp_path, *args):
         (["-m", "variant=baseline,bn_middle"], "variant"),
         (["train.epochs=0"], "train.epochs"),
         (["seed=1.5"], "seed"),
-        (["trian.epochs=3"], "Could not override 'trian.epochs'"),
-        (["train=fast"], "In 'config'"),
+        (["trian.epochs=3"], "trian.epochs: unknown key"),
+        (["train=fast"], "train: option 'fast' not found; available: reference"),
         (["tracking.uri=http://127.0.0.1:9"], "tracking.uri"),
     ],
 )

@@ -67,13 +67,20 @@ def _store_table(cwd: Path) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values(["variant", "seed"]).reset_index(drop=True)
 
 
-@pytest.mark.slow
-def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_one(tmp_path):
-    full = _workdir(tmp_path, "uninterrupted")
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> pd.DataFrame:
+    """The store of a sweep that ran uninterrupted: 3 variants x 2 seeds, one job each."""
+    full = _workdir(tmp_path_factory.mktemp("sweep"), "uninterrupted")
     _sweep(full)
-    reference = _store_table(full)
-    assert len(reference) == 6 and set(reference["status"]) == {"FINISHED"}
+    table = _store_table(full)
+    assert len(table) == 6 and set(table["status"]) == {"FINISHED"}
+    return table
 
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_one(
+    tmp_path, reference
+):
     cut = _workdir(tmp_path, "interrupted")
     proc = subprocess.Popen(
         [str(BIN / "bnstudy-train"), *SWEEP],
@@ -106,14 +113,12 @@ def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_on
 
 
 @pytest.mark.slow
-def test_one_seed_in_a_sweep_equals_the_same_seed_in_the_stage(tmp_path, saved_data):
+def test_one_seed_in_a_sweep_equals_the_same_seed_in_the_stage(saved_data, reference):
     """The DVC stage trains all seeds of a variant at once, the Hydra app one per job: the
     numbers must not depend on that."""
     from bnstudy.train import train_runs
 
-    cwd = _workdir(tmp_path, "sweep")
-    _sweep(cwd)
-    sweep = _store_table(cwd)
+    sweep = reference
     for variant in ("baseline", "bn_after", "bn_before"):
         records = train_runs(saved_data, variant, [1, 0], stage="test")
         for r in records:

@@ -42,6 +42,7 @@ QUICK |= {
     "equivalence_seeds": 2,
     "study_repeats": 0,
 }
+STUDY_SEEDS = 30  # seeds per variant in the default study
 QUICK_STUDY = ["train.epochs=2", "study.seeds=[0,1]", "study.n_resamples=200"]
 Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancing the progress bar
 
@@ -242,8 +243,19 @@ def machine_info() -> dict:
 def with_targets(res: dict) -> dict:
     """``res`` plus each target's goal, measured value and pass (None: not measured)."""
     st = res["study"] or {}
+    a = res["ways"]["a_process_per_run"]["seconds_per_run"]["median"]
+    points = ((res["scaling"] or {}).get("seeds_xla_off") or {}).get("points", [])
+    at_study = [p["seconds_per_run"] for p in points if p["seeds"] == STUDY_SEEDS]
+    res["ratios"]["a_over_c_at_study_seeds"] = at_study and a / at_study[0]
     checks = {
         "speedup_a_over_c": (TARGET_SPEEDUP, res["ratios"]["a_over_c"], 1),
+        # the default study trains 30 seeds per variant at once: its per-run cost is the one
+        # the target is about (the vectorized cost per run falls with the number of seeds)
+        f"speedup_a_over_c_at_{STUDY_SEEDS}_seeds": (
+            TARGET_SPEEDUP,
+            at_study and a / at_study[0],
+            1,
+        ),
         "study_seconds": (TARGET_STUDY_S, st and st["seconds"]["median"], -1),
         "study_peak_rss_bytes": (TARGET_RSS, st and st["peak_rss_bytes"], -1),
     }
@@ -281,7 +293,14 @@ def render(res: dict) -> str:
         "Peak RSS: max of the largest process's ru_maxrss and the tree's summed RSS.\n",
         "## Three ways\n\n" + table(["way", "median s/run", "min", "max", "peak RSS MB"], ways),
         f"\nRatios of medians: (a)/(b) = {ratios['a_over_b']:.1f}x, "
-        f"(a)/(c) = {ratios['a_over_c']:.1f}x.\n\n## Scaling of the vectorized engine "
+        f"(a)/(c) = {ratios['a_over_c']:.1f}x"
+        + (
+            f"; (a) against (c) at the study's {STUDY_SEEDS} seeds per variant (scaling table "
+            f"below): {ratios['a_over_c_at_study_seeds']:.0f}x"
+            if ratios.get("a_over_c_at_study_seeds")
+            else ""
+        )
+        + ".\n\n## Scaling of the vectorized engine "
         "(bn_after, one repetition)\n" + ("" if res["scaling"] else "\nNot measured.\n"),
     ]
     for name, c in (res["scaling"] or {}).items():

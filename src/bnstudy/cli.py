@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bnstudy.config import ConfigError, compose, load_params, validate
+from bnstudy.config import ConfigError, compose, hydra_error_line, load_params, validate
 from bnstudy.paths import CONF_DIR, PARAMS_FILE
 
 
@@ -51,7 +51,7 @@ def sweep_jobs(overrides: list[str]) -> list[list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except HydraException as exc:
-        raise ConfigError(str(exc).splitlines()[0]) from None
+        raise ConfigError(hydra_error_line(exc)) from None
     axes = []
     for o in parsed:
         if o.key_or_group.startswith("hydra.") or o.key_or_group == "hydra":
@@ -114,10 +114,22 @@ def train_app() -> None:
 
     args = sys.argv[1:]
     overrides = [a for a in args if not a.startswith("-")]
+    # Flags that print instead of running, or that compose from elsewhere: leave them to Hydra.
+    hydra_only = (
+        "-h",
+        "-i",
+        "-c",
+        "-p",
+        "-cp",
+        "-cd",
+        "-cn",
+        "--hydra-help",
+        "--shell-comp",
+        "--experimental-rerun",
+    )
     passthrough = any(
-        a in ("--help", "-h", "--hydra-help", "--info", "-i", "--cfg", "-c")
-        or a.startswith("--info")
-        or a.startswith("--cfg")
+        a.split("=")[0] in hydra_only
+        or a.startswith(("--help", "--info", "--cfg", "--package", "--config"))
         for a in args
     )
     if not passthrough:

@@ -10,6 +10,7 @@ the key and what is allowed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,24 @@ def compose(overrides: list[str] | None = None, config_dir: Path = CONF_DIR) -> 
         with initialize_config_dir(str(config_dir), version_base="1.3"):
             return hydra_compose("config", overrides=list(overrides or []))
     except HydraException as exc:
-        raise ConfigError(str(exc).splitlines()[0]) from None
+        raise ConfigError(hydra_error_line(exc)) from None
+
+
+def hydra_error_line(exc: Exception) -> str:
+    """Hydra's composition error in one line: the problem, and the options where it lists them.
+
+    "Could not find 'train/fast'" -> "train: option 'fast' not found; available: reference".
+    """
+    text = str(exc)
+    missing = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+    options = re.search(r"Available options in '[^']+':\n((?:\t.*\n?)+)", text)
+    if missing:
+        found = ", ".join(o.strip() for o in options.group(1).splitlines()) if options else "none"
+        return f"{missing.group(1)}: option {missing.group(2)!r} not found; available: {found}"
+    unknown = re.search(r"Could not override '([^']+)'", text)
+    if unknown:
+        return f"{unknown.group(1)}: unknown key (see conf/ for the keys that exist)"
+    return text.splitlines()[0]
 
 
 def load_params(path: Path = PARAMS_FILE) -> DictConfig:

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from bnstudy.atomic import write_text
-from bnstudy.config import ConfigError
+from bnstudy.config import ConfigError, hydra_error_line
 from bnstudy.paths import CODE_ROOT, CONF_DIR
 
 
@@ -22,7 +22,7 @@ def composed_text(overrides: list[str] | None = None, config_dir: Path = CONF_DI
                 out, str(config_dir), None, "config", str(CODE_ROOT), list(overrides or [])
             )
         except HydraException as exc:
-            raise ConfigError(str(exc).splitlines()[0]) from None
+            raise ConfigError(hydra_error_line(exc)) from None
         return out.read_text()
 
 

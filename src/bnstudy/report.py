@@ -12,6 +12,7 @@ from bnstudy import plots, stats
 from bnstudy.aggregate import pct
 from bnstudy.atomic import write_text
 from bnstudy.paths import FIGURES_DIR, REPORTS_DIR
+from bnstudy.results import load_results
 
 #: The article's single-run results (train, test accuracy).
 PUBLISHED = {"baseline": (0.838, 0.846), "bn_after": (0.846, 0.848), "bn_before": (0.826, 0.830)}
@@ -217,10 +218,7 @@ def build_report(cfg: DictConfig) -> str:
     comparisons = pd.read_csv(REPORTS_DIR / "comparisons.csv")
     curves = pd.read_csv(REPORTS_DIR / "curves.csv")
     reached = pd.read_csv(REPORTS_DIR / "reached.csv")
-    history = pd.concat(
-        [pd.read_csv(p) for p in (f"results/{v}/history.csv" for v in cfg.variants)],
-        ignore_index=True,
-    )
+    history, _ = load_results(list(cfg.variants))
     t0 = float(cfg.study.thresholds[0])
     figs = {
         "learning_curves": "Learning curves",
