@@ -14,7 +14,7 @@ def test_quick_defaults_and_explicit_values():
     assert (a.seeds, a.epochs, a.repeats) == (4, 2, 1)
     assert not a.equivalence and a.study_repeats == 0 and a.scaling
     full = bench.parse_args([])
-    assert (full.seeds, full.epochs, full.repeats, full.equivalence) == (5, 100, 3, True)
+    assert (full.seeds, full.epochs, full.repeats, full.equivalence) == (3, 100, 3, True)
     assert full.scale_seeds == [5, 30, 100, 300] and full.scale_epochs == [25, 50, 100]
 
 
@@ -33,7 +33,13 @@ def test_quick_benchmark_writes_reports(tmp_path):
         assert way["seconds_per_run"]["median"] > 0 and way["peak_rss_bytes"] > 0
     assert res["ratios"]["a_over_b"] > 0 and res["ratios"]["a_over_c"] > 0
     assert res["machine"]["cpu_count"] > 0 and "keras" in res["machine"]["versions"]
-    assert set(res["targets"]) == {"speedup_a_over_c", "study_seconds", "study_peak_rss_bytes"}
+    assert set(res["targets"]) == {
+        "speedup_a_over_c",
+        "speedup_a_over_c_at_30_seeds",
+        "study_seconds",
+        "study_peak_rss_bytes",
+    }
+    assert res["targets"]["speedup_a_over_c_at_30_seeds"]["pass"] is None  # no scaling run
     assert res["targets"]["study_seconds"]["pass"] is None
     md = (tmp_path / "benchmark.md").read_text()
     assert "(a)/(b) =" in md and "(a)/(c) =" in md and "## Targets" in md

@@ -90,3 +90,13 @@ def test_seeds_give_different_initial_weights():
     v = _variant()
     a, b = initial_weights(v, 0), initial_weights(v, 1)
     assert not np.array_equal(a["hidden/kernel"], b["hidden/kernel"])
+
+
+def test_a_seed_gives_every_variant_the_same_initial_weights_where_shapes_allow():
+    cfg = validate(compose())
+    base, after, before = (
+        initial_weights(cfg.variants[v], 4) for v in ("baseline", "bn_after", "bn_before")
+    )
+    for k in ("hidden/kernel", "output/kernel"):
+        np.testing.assert_array_equal(base[k], after[k])
+        np.testing.assert_array_equal(base[k], before[k])

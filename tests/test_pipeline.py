@@ -147,14 +147,14 @@ def test_editing_one_variant_reruns_only_its_stage(study):
         _run(["bnstudy", "params", *TINY], repo)
 
 
-def test_hydra_sweep_logs_every_run_and_shows_progress(tmp_path):
+def test_parallel_hydra_sweep_logs_every_run_and_shows_progress(tmp_path):
+    """Two joblib workers write to one fresh SQLite store: nothing may be lost."""
     from bnstudy.data import make_dataset, save_dataset
 
     save_dataset(make_dataset(), tmp_path / "data" / "circles.npz")
-    res = _run(
-        ["bnstudy-train", "-m", "variant=baseline,bn_before", "seed=range(2)", "train.epochs=2"],
-        tmp_path,
-    )
+    sweep = ["variant=baseline,bn_before", "seed=range(2)", "train.epochs=2"]
+    parallel = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    res = _run(["bnstudy-train", "-m", *sweep, *parallel], tmp_path)
     for i in range(1, 5):
         assert f"[run {i}/4]" in res.stderr
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
