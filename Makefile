@@ -9,17 +9,16 @@ export PATH := $(BIN):$(PATH)
 # uv leaves bytecode uncompiled; with PYTHONDONTWRITEBYTECODE set, every TensorFlow import would
 # then cost ~17 s instead of ~6 s on this machine.
 export UV_COMPILE_BYTECODE := 1
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the uv package of python3 (installed with pip --user on first use).
+UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
 .PHONY: help setup params study test test-fast bench ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(UV):
-	python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
-
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+$(VENV)/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --python $(PYTHON_VERSION)
 	@touch $@
 
