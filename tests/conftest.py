@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,15 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 TINY = ["train.epochs=3", "study.seeds=[0,1]", "study.n_resamples=200"]
+#: The venv's bin folder: ``bnstudy``, ``bnstudy-train``, ``dvc``.
+BIN = Path(sys.executable).parent
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment for the project's commands: venv first on PATH, default MLflow store."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
 
 
 def tiny_cfg(tmp_path: Path, *overrides: str):

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from bnstudy.cli import main, sweep_jobs
 from bnstudy.params import composed_text
-
-BIN = Path(sys.executable).parent
+from tests.conftest import BIN, subprocess_env
 
 
 def _stage_dir(tmp_path, monkeypatch, *overrides):
@@ -73,7 +69,7 @@ def test_sweep_jobs_expand_like_hydra():
 
 
 def _app(tmp_path, *args):
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
+    env = subprocess_env()
     return subprocess.run(
         [str(BIN / "bnstudy-train"), *args],
         cwd=tmp_path,

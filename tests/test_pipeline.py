@@ -4,10 +4,8 @@ sweeps, on tiny configs; checks the outputs against the MLflow store."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,16 +14,16 @@ from mlflow.tracking import MlflowClient
 from omegaconf import OmegaConf
 
 from bnstudy.aggregate import summary_table
+from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 TINY = ["train.epochs=4", "study.seeds=[0,1,2]", "study.n_resamples=300"]
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    res = subprocess.run(
+        cmd, cwd=cwd, env=subprocess_env(), capture_output=True, text=True, timeout=timeout
+    )
     assert res.returncode == 0, f"{cmd} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
     return res
 

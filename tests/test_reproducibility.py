@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,15 +13,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from bnstudy.atomic import write_text, write_with
+from tests.conftest import BIN, subprocess_env
 
-BIN = Path(sys.executable).parent
 SWEEP = ["-m", "variant=baseline,bn_after,bn_before", "seed=0,1", "train.epochs=3"]
-
-
-def _env():
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
 
 
 def _workdir(tmp_path: Path, name: str) -> Path:
@@ -33,17 +26,22 @@ def _workdir(tmp_path: Path, name: str) -> Path:
     return d
 
 
-def _sweep(cwd: Path, *extra: str) -> subprocess.CompletedProcess:
+def _train_app(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run ``bnstudy-train *args`` in ``cwd`` and require success."""
     res = subprocess.run(
-        [str(BIN / "bnstudy-train"), *SWEEP, *extra],
+        [str(BIN / "bnstudy-train"), *args],
         cwd=cwd,
-        env=_env(),
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     return res
+
+
+def _sweep(cwd: Path) -> subprocess.CompletedProcess:
+    return _train_app(cwd, *SWEEP)
 
 
 def _store_table(cwd: Path) -> pd.DataFrame:
@@ -85,7 +83,7 @@ def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_on
     proc = subprocess.Popen(
         [str(BIN / "bnstudy-train"), *SWEEP],
         cwd=cut,
-        env=_env(),
+        env=subprocess_env(),
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
@@ -132,21 +130,7 @@ def test_keras_engine_is_bit_identical_across_processes(tmp_path):
     tables = []
     for name in ("a", "b"):
         cwd = _workdir(tmp_path, name)
-        res = subprocess.run(
-            [
-                str(BIN / "bnstudy-train"),
-                "variant=bn_before",
-                "seed=1",
-                "train.epochs=2",
-                "train.engine=keras",
-            ],
-            cwd=cwd,
-            env=_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert res.returncode == 0, res.stderr[-2000:]
+        _train_app(cwd, "variant=bn_before", "seed=1", "train.epochs=2", "train.engine=keras")
         tables.append(_store_table(cwd))
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
 
