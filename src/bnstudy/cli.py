@@ -72,11 +72,8 @@ def precheck(overrides: list[str]) -> int:
     Returns the number of jobs; raises ConfigError for the first bad job.
     """
     jobs = sweep_jobs(overrides)
-    seen: set[tuple[str, ...]] = set()
     for job in jobs:
-        if tuple(job) not in seen:
-            seen.add(tuple(job))
-            validate(compose(job))
+        validate(compose(job))
     return len(jobs)
 
 
