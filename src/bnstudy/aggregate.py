@@ -140,14 +140,8 @@ def comparisons_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
     first threshold (never reached = epochs + 1) and curve area; Holm-adjusted p-values
     across the comparisons of each measure."""
     t0 = pct(study.thresholds[0])
-    measures = {
-        "test_accuracy": "test_accuracy",
-        f"epochs_to_{t0}": f"epochs_to_{t0}",
-        "auc_test_accuracy": "auc_test_accuracy",
-    }
-    wide = {
-        m: runs.pivot(index="seed", columns="variant", values=col) for m, col in measures.items()
-    }
+    measures = ("test_accuracy", f"epochs_to_{t0}", "auc_test_accuracy")
+    wide = {m: runs.pivot(index="seed", columns="variant", values=m) for m in measures}
     epochs = runs.pivot(index="seed", columns="variant", values="epochs")
     rows = []
     for a, b in comparison_pairs(list(dict.fromkeys(runs["variant"]))):

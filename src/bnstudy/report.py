@@ -47,13 +47,10 @@ def _verdict_from_ci(lo: float, hi: float, positive: bool) -> str:
 
 
 def _cmp(comparisons: pd.DataFrame, a: str, b: str, measure: str) -> pd.Series | None:
-    m = (
-        comparisons[
-            (comparisons["a"] == a) & (comparisons["b"] == b) & (comparisons["measure"] == measure)
-        ]
-        if len(comparisons)
-        else comparisons
-    )
+    if comparisons.empty:
+        return None
+    c = comparisons
+    m = c[(c["a"] == a) & (c["b"] == b) & (c["measure"] == measure)]
     return None if m.empty else m.iloc[0]
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +40,6 @@ def resolve_uri(cfg: DictConfig) -> str:
 
     A relative ``sqlite:///`` path is made absolute, so runs never land in a temporary copy.
     """
-    import os
-
     uri = cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         uri = f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
@@ -239,8 +239,6 @@ class Tracker:
 
 
 def _lock_dir() -> Path:
-    import tempfile
-
     d = Path(tempfile.gettempdir()) / "bnstudy-locks"
     d.mkdir(exist_ok=True)
     return d
