@@ -105,7 +105,7 @@ def test_every_run_is_in_mlflow_and_runs_csv_matches_it(study):
         )
         run = client.get_run(row.run_id)
         assert run.data.tags["variant"] == row.variant
-        assert run.data.tags["dvc.stage"] == f"train@{row.variant}"
+        assert run.data.tags["dvc.stage"] == "train"
 
 
 def test_summary_is_recomputed_from_runs_csv(study):
@@ -134,15 +134,34 @@ def test_dvc_metrics_and_plots(study):
     assert (repo / "plots_html" / "index.html").exists()
 
 
-def test_editing_one_variant_reruns_only_its_stage(study):
+def test_editing_one_variant_trains_only_that_variant_again(study):
+    """The train stage reruns, but the unchanged variants' runs are reused from MLflow.
+
+    Runs last among the tests on ``study``: it adds 3 runs to the store, then restores
+    params.yaml and the train stage's outputs."""
     repo, _ = study
+    ids = {v: _run_ids(repo, v) for v in ("baseline", "bn_after", "bn_before")}
     _run(["bnstudy", "params", *TINY, "variants.bn_before.bn.momentum=0.9"], repo)
     try:
-        status = json.loads(_run(["dvc", "status", "--json"], repo).stdout)
-        trains = sorted(s for s in status if s.startswith("train@"))
-        assert trains == ["train@bn_before"]
+        assert "train" in json.loads(_run(["dvc", "status", "--json"], repo).stdout)
+        res = _run(["dvc", "repro", "train"], repo)
+        for v in ("baseline", "bn_after"):
+            assert f"{v}: reusing 3 finished run(s)" in res.stderr
+            assert _run_ids(repo, v) == ids[v]
+        assert "bn_before: logged 3 run(s)" in res.stderr
+        assert not set(_run_ids(repo, "bn_before")) & set(ids["bn_before"])
+        client, runs = _store(repo)
+        assert len(runs) == 12
+        new = client.get_run(_run_ids(repo, "bn_before")[0])
+        assert new.data.params["model.bn.momentum"] == "0.9"
     finally:
         _run(["bnstudy", "params", *TINY], repo)
+        _run(["dvc", "repro", "train"], repo)
+    assert {v: _run_ids(repo, v) for v in ids} == ids
+
+
+def _run_ids(repo: Path, variant: str) -> list[str]:
+    return pd.read_csv(repo / "results" / variant / "runs.csv")["run_id"].tolist()
 
 
 def test_parallel_hydra_sweep_logs_every_run_and_shows_progress(tmp_path):

@@ -112,13 +112,13 @@ def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_on
 
 @pytest.mark.slow
 def test_one_seed_in_a_sweep_equals_the_same_seed_in_the_stage(saved_data, reference):
-    """The DVC stage trains all seeds of a variant at once, the Hydra app one per job: the
-    numbers must not depend on that."""
-    from bnstudy.train import train_runs
+    """The DVC stage trains all seeds of a variant at once, and logs one variant while the
+    next trains; the Hydra app trains one run per job: the numbers must not depend on that."""
+    from bnstudy.train import train_study
 
     sweep = reference
-    for variant in ("baseline", "bn_after", "bn_before"):
-        records = train_runs(saved_data, variant, [1, 0], stage="test")
+    variants = ["baseline", "bn_after", "bn_before"]
+    for variant, records in train_study(saved_data, variants, [1, 0], stage="test").items():
         for r in records:
             row = sweep[(sweep["variant"] == variant) & (sweep["seed"] == str(r.seed))].iloc[0]
             assert tuple(r.history["val_accuracy"]) == row["val_accuracy_curve"]

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 from bnstudy.config import ConfigError
 from bnstudy.paths import default_tracking_uri, workspace_root
 from bnstudy.tracking import KEY_TAG, Tracker, identity, resolve_uri
-from bnstudy.train import ARTIFACTS, train_runs
+from bnstudy.train import ARTIFACTS, train_runs, train_study
 from tests.conftest import tiny_cfg
 
 
@@ -74,6 +74,36 @@ def test_resume_false_trains_again(saved_data):
     cfg.tracking.resume = False
     train_runs(cfg, "baseline", [0], stage="test")
     assert len(_runs(cfg)[1]) == 2
+
+
+@pytest.mark.slow
+def test_train_study_logs_every_variant_in_one_call(saved_data):
+    cfg = saved_data
+    records = train_study(cfg, ["bn_before", "baseline"], [1, 0], stage="test")
+    assert list(records) == ["bn_before", "baseline"]
+    assert [[r.seed for r in recs] for recs in records.values()] == [[1, 0], [1, 0]]
+    runs = _runs(cfg)[1]
+    by_id = {r.info.run_id: r for r in runs}
+    assert len(by_id) == 4 and {r.info.status for r in runs} == {"FINISHED"}
+    for variant, recs in records.items():
+        for rec in recs:
+            run = by_id[rec.run_id]
+            assert (run.data.tags["variant"], run.data.tags["seed"]) == (variant, str(rec.seed))
+    assert len(_runs(cfg, "parent")[1]) == 2
+
+
+@pytest.mark.slow
+def test_a_logging_failure_stops_the_study_and_leaves_no_finished_run(saved_data, monkeypatch):
+    cfg = saved_data
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(MlflowClient, "log_batch", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        train_study(cfg, ["baseline", "bn_after"], [0], stage="test")
+    statuses = [r.info.status for r in _runs(cfg)[1]]
+    assert statuses and set(statuses) == {"FAILED"}
 
 
 def test_a_run_left_running_is_marked_killed_when_seen(cfg):

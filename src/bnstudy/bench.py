@@ -33,7 +33,7 @@ TARGET_SPEEDUP, TARGET_STUDY_S, TARGET_RSS = 50.0, 60.0, 2e9  # (a)/(c), dvc rep
 PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core mlflow dvc psutil"
 FULL = {"seeds": 3, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
 FULL |= {"scale_epochs": "25,50,100", "scale_at_seeds": 30, "scaling": True, "equivalence": True}
-FULL |= {"equivalence_seeds": 30, "study_repeats": 1}
+FULL |= {"equivalence_seeds": 30, "study_repeats": 3}
 QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3", "scale_epochs": "2,3"}
 QUICK |= {
     "scale_at_seeds": 2,
@@ -316,7 +316,8 @@ def render(res: dict) -> str:
         md.append(
             f"## Study\n\n`dvc repro` in a fresh copy (clean MLflow store), "
             f"{len(st['repetitions'])} repetition(s), overrides: {st['overrides'] or 'none'}; "
-            f"median {st['seconds']['median']:.1f} s, "
+            f"median {st['seconds']['median']:.1f} s "
+            f"(min {st['seconds']['min']:.1f}, max {st['seconds']['max']:.1f}), "
             f"peak RSS {st['peak_rss_bytes'] / 1e6:.0f} MB.\n"
         )
     note = " (--quick sizes, not the target's setting)" if s["quick"] else ""
@@ -344,7 +345,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--scaling", action=argparse.BooleanOptionalAction, help="scaling curves (on)")
     add("--equivalence", action=argparse.BooleanOptionalAction, help="keras vs vectorized (on)")
     add("--equivalence-seeds", type=int, help="seeds per variant for --equivalence (30)")
-    add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (1)")
+    add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (3)")
     add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no equivalence/study")
     add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
     add("--one-run", nargs=3, metavar=("VARIANT", "SEED", "EPOCHS"), help="internal: way (a)")

@@ -171,16 +171,17 @@ def cmd_data(args: argparse.Namespace) -> None:
 
 def cmd_train(args: argparse.Namespace) -> None:
     from bnstudy.results import write_variant_results
-    from bnstudy.train import train_runs
+    from bnstudy.train import train_study
 
     cfg = load_params()
-    if args.variant not in cfg.variants:
-        raise ConfigError(
-            f"--variant: {args.variant!r} is not allowed; expected one of "
-            f"{', '.join(sorted(cfg.variants))}"
-        )
-    records = train_runs(cfg, args.variant, list(cfg.study.seeds), stage=f"train@{args.variant}")
-    write_variant_results(records, Path(args.out))
+    variants = args.variant or list(cfg.variants)
+    for v in variants:
+        if v not in cfg.variants:
+            allowed = ", ".join(sorted(cfg.variants))
+            raise ConfigError(f"--variant: {v!r} is not allowed; expected one of {allowed}")
+    records = train_study(cfg, variants, list(cfg.study.seeds), stage="train")
+    for variant, recs in records.items():
+        write_variant_results(recs, Path(args.out) / variant)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
@@ -204,9 +205,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.epochs=5")
     p.set_defaults(fn=cmd_params)
     sub.add_parser("data", help="generate the dataset").set_defaults(fn=cmd_data)
-    p = sub.add_parser("train", help="train every seed of one variant")
-    p.add_argument("--variant", required=True)
-    p.add_argument("--out", required=True, help="folder for history.csv and runs.csv")
+    p = sub.add_parser("train", help="train every seed of every variant (or of --variant)")
+    p.add_argument("--variant", action="append", help="only this variant (repeatable)")
+    p.add_argument("--out", required=True, help="folder for <variant>/{history,runs}.csv")
     p.set_defaults(fn=cmd_train)
     sub.add_parser("aggregate", help="results/ -> reports/*.csv").set_defaults(fn=cmd_aggregate)
     sub.add_parser("report", help="figures and report.md").set_defaults(fn=cmd_report)
