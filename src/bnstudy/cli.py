@@ -15,7 +15,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bnstudy.config import ConfigError, compose, hydra_error_line, load_params, validate
+from bnstudy.config import (
+    ConfigError,
+    compose,
+    hydra_error_line,
+    load_params,
+    require,
+    validate,
+)
 from bnstudy.paths import CONF_DIR, PARAMS_FILE
 
 
@@ -175,10 +182,9 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     cfg = load_params()
     variants = args.variant or list(cfg.variants)
+    allowed = f"one of {', '.join(sorted(cfg.variants))}"
     for v in variants:
-        if v not in cfg.variants:
-            allowed = ", ".join(sorted(cfg.variants))
-            raise ConfigError(f"--variant: {v!r} is not allowed; expected one of {allowed}")
+        require(v in cfg.variants, "--variant", allowed, v)
     records = train_study(cfg, variants, list(cfg.study.seeds), stage="train")
     for variant, recs in records.items():
         write_variant_results(recs, Path(args.out) / variant)

@@ -98,7 +98,7 @@ def _schema_error(exc: OmegaConfBaseException) -> ConfigError:
     return ConfigError(f"{key}: invalid value {value!r} ({msg})")
 
 
-def _require(ok: bool, key: str, allowed: str, value: Any) -> None:
+def require(ok: bool, key: str, allowed: str, value: Any) -> None:
     if not ok:
         raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
 
@@ -115,60 +115,60 @@ def validate(raw: DictConfig | dict) -> DictConfig:
     except OmegaConfBaseException as exc:
         raise _schema_error(exc) from None
     names = sorted(cfg.variants)
-    _require(bool(names), "variants", "at least one variant under conf/variants/", "{}")
-    _require(cfg.variant in cfg.variants, "variant", f"one of {', '.join(names)}", cfg.variant)
+    require(bool(names), "variants", "at least one variant under conf/variants/", "{}")
+    require(cfg.variant in cfg.variants, "variant", f"one of {', '.join(names)}", cfg.variant)
     for name, var in cfg.variants.items():
         key = f"variants.{name}"
-        _require(
+        require(
             var.placement in PLACEMENTS, f"{key}.placement", f"one of {PLACEMENTS}", var.placement
         )
-        _require(var.hidden_units > 0, f"{key}.hidden_units", "an integer > 0", var.hidden_units)
-        _require(
+        require(var.hidden_units > 0, f"{key}.hidden_units", "an integer > 0", var.hidden_units)
+        require(
             0.0 <= var.bn.momentum <= 1.0,
             f"{key}.bn.momentum",
             "a number in [0, 1]",
             var.bn.momentum,
         )
-        _require(var.bn.epsilon > 0, f"{key}.bn.epsilon", "a number > 0", var.bn.epsilon)
+        require(var.bn.epsilon > 0, f"{key}.bn.epsilon", "a number > 0", var.bn.epsilon)
     d = cfg.data
-    _require(d.n_samples >= 4, "data.n_samples", "an integer >= 4", d.n_samples)
-    _require(
+    require(d.n_samples >= 4, "data.n_samples", "an integer >= 4", d.n_samples)
+    require(
         0 < d.n_train < d.n_samples,
         "data.n_train",
         f"an integer in [1, {d.n_samples - 1}]",
         d.n_train,
     )
-    _require(d.noise >= 0, "data.noise", "a number >= 0", d.noise)
+    require(d.noise >= 0, "data.noise", "a number >= 0", d.noise)
     t = cfg.train
-    _require(t.epochs > 0, "train.epochs", "an integer > 0", t.epochs)
-    _require(
+    require(t.epochs > 0, "train.epochs", "an integer > 0", t.epochs)
+    require(
         0 < t.batch_size <= d.n_train,
         "train.batch_size",
         f"an integer in [1, data.n_train={d.n_train}]",
         t.batch_size,
     )
-    _require(
+    require(
         t.learning_rate > 0 and math.isfinite(t.learning_rate),
         "train.learning_rate",
         "a finite number > 0",
         t.learning_rate,
     )
-    _require(0.0 <= t.momentum < 1.0, "train.momentum", "a number in [0, 1)", t.momentum)
-    _require(t.engine in ENGINES, "train.engine", f"one of {ENGINES}", t.engine)
+    require(0.0 <= t.momentum < 1.0, "train.momentum", "a number in [0, 1)", t.momentum)
+    require(t.engine in ENGINES, "train.engine", f"one of {ENGINES}", t.engine)
     s = cfg.study
-    _require(len(s.seeds) > 0, "study.seeds", "a non-empty list of integers", list(s.seeds))
+    require(len(s.seeds) > 0, "study.seeds", "a non-empty list of integers", list(s.seeds))
     dupes = sorted({x for x in s.seeds if list(s.seeds).count(x) > 1})
-    _require(not dupes, "study.seeds", f"distinct integers (duplicates: {dupes})", list(s.seeds))
-    _require(all(x >= 0 for x in s.seeds), "study.seeds", "integers >= 0", list(s.seeds))
-    _require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
-    _require(
+    require(not dupes, "study.seeds", f"distinct integers (duplicates: {dupes})", list(s.seeds))
+    require(all(x >= 0 for x in s.seeds), "study.seeds", "integers >= 0", list(s.seeds))
+    require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    require(
         all(0 < x <= 1 for x in s.thresholds) and len(s.thresholds) > 0,
         "study.thresholds",
         "a non-empty list of accuracies in (0, 1]",
         list(s.thresholds),
     )
-    _require(0 < s.confidence < 1, "study.confidence", "a number in (0, 1)", s.confidence)
-    _require(s.n_resamples >= 100, "study.n_resamples", "an integer >= 100", s.n_resamples)
+    require(0 < s.confidence < 1, "study.confidence", "a number in (0, 1)", s.confidence)
+    require(s.n_resamples >= 100, "study.n_resamples", "an integer >= 100", s.n_resamples)
     return cfg
 
 
