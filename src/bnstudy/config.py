@@ -99,6 +99,7 @@ def _schema_error(exc: OmegaConfBaseException) -> ConfigError:
 
 
 def require(ok: bool, key: str, allowed: str, value: Any) -> None:
+    """Raise the one-line ConfigError "<key>: <value> is not allowed; expected <allowed>"."""
     if not ok:
         raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
 
