@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 # uv from PATH, else the uv package of python3 (installed with pip --user on first use).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help setup params study test test-fast bench ui lint format clean
+.PHONY: help setup params study studies test test-fast bench ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,10 +27,17 @@ setup: $(VENV)/.synced ## create .venv from uv.lock (exact pinned versions)
 params: setup ## compose conf/ into params.yaml
 	bnstudy params
 
-study: setup ## run the whole study: params.yaml from conf/, then dvc repro
+study: setup ## the main study (placement) and the claims ledger; says if it reproduced
+	bnstudy params
+	dvc repro report@placement
+	dvc repro --single-item ledger
+	bnstudy check
+	@echo "report: reports/placement/report.md   ledger: reports/claims.md   runs: make ui"
+
+studies: setup ## every study in conf/pipeline.yaml and the ledger (dvc repro)
 	bnstudy params
 	dvc repro
-	@echo "report: reports/report.md   runs: make ui"
+	bnstudy check
 
 test: setup ## run the test suite (tiny configs, temporary stores)
 	pytest
@@ -53,5 +60,5 @@ format: setup ## ruff format and autofix
 	ruff format .
 	ruff check --fix .
 
-clean: ## remove the study's outputs and the MLflow store (not the venv)
-	rm -rf results data mlflow.db mlflow.db.lock mlartifacts outputs multirun
+clean: ## remove the studies' outputs and the MLflow store (not the venv)
+	rm -rf results data mlflow.db mlflow.db.lock mlartifacts outputs multirun .bnstudy

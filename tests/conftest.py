@@ -15,6 +15,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 TINY = ["train.epochs=3", "study.seeds=[0,1]", "study.n_resamples=200"]
+PLACEMENT = {"baseline": "none", "bn_after": "after", "bn_before": "before"}
 #: The venv's bin folder: ``bnstudy``, ``bnstudy-train``, ``dvc``.
 BIN = Path(sys.executable).parent
 
@@ -26,22 +27,23 @@ def subprocess_env() -> dict[str, str]:
     return env
 
 
+def model_cfg(placement: str = "after", *overrides: str, **bn):
+    """The real conf/model/mlp.yaml with ``placement``, ``model.*`` overrides and BN options."""
+    over = [f"model.placement={placement}", *(f"model.bn.{k}={v}" for k, v in bn.items())]
+    return validate(compose([*over, *overrides])).model
+
+
 def tiny_cfg(tmp_path: Path, *overrides: str):
-    """conf/ composed with tiny overrides; data and MLflow store under ``tmp_path``."""
+    """conf/ composed with tiny overrides; MLflow store under ``tmp_path``, working directory
+    (data/, results/, reports/) ``tmp_path`` (the ``cfg`` fixture chdirs there)."""
     return validate(
-        compose(
-            [
-                *TINY,
-                f"data.path={tmp_path / 'circles.npz'}",
-                f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
-                *overrides,
-            ]
-        )
+        compose([*TINY, f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", *overrides])
     )
 
 
 @pytest.fixture
-def cfg(tmp_path):
+def cfg(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     return tiny_cfg(tmp_path)
 
 
@@ -53,10 +55,11 @@ def dataset():
 
 
 @pytest.fixture
-def saved_data(cfg, dataset):
-    from bnstudy.data import save_dataset
+def saved_data(cfg):
+    """``cfg`` with its study's datasets written under data/ (the data stage)."""
+    from bnstudy.pipeline import build_data
 
-    save_dataset(dataset, cfg.data.path)
+    build_data(cfg)
     return cfg
 
 

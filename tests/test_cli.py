@@ -26,10 +26,18 @@ def _fails_with_one_line(capsys, argv, startswith):
     assert err.startswith(f"bnstudy: error: {startswith}"), err
 
 
-def test_unknown_variant_for_the_train_stage(tmp_path, monkeypatch, capsys):
+def test_unknown_study_for_a_stage(tmp_path, monkeypatch, capsys):
     d = _stage_dir(tmp_path, monkeypatch)
-    _fails_with_one_line(capsys, ["train", "--variant", "bn_sideways", "--out", "r"], "--variant")
+    _fails_with_one_line(capsys, ["train", "sideways"], "study: 'sideways' is not allowed")
     assert sorted(p.name for p in d.iterdir()) == ["params.yaml"]
+
+
+def test_bad_study_file_stops_before_anything_is_written(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    over = "study.axes.variant.bn_after.model.placement=middle"
+    _fails_with_one_line(capsys, ["study", "placement", over], "study.axes (bn_after)")
+    _fails_with_one_line(capsys, ["study", "nope"], "study: option 'nope' not found")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -38,34 +46,46 @@ def test_unknown_variant_for_the_train_stage(tmp_path, monkeypatch, capsys):
         ("train.epochs=0", "train.epochs"),
         ("train.batch_size=1000", "train.batch_size"),
         ("study.seeds=[3,3]", "study.seeds"),
-        ("variants.bn_after.bn.epsilon=-1", "variants.bn_after.bn.epsilon"),
+        ("model.bn.epsilon=-1", "model.bn.epsilon"),
     ],
 )
 def test_bad_params_stop_every_stage_before_it_writes(tmp_path, monkeypatch, capsys, override, key):
-    d = _stage_dir(tmp_path, monkeypatch, override)
-    for argv in (["data"], ["train", "--variant", "baseline", "--out", "r"], ["aggregate"]):
-        _fails_with_one_line(capsys, argv, key)
+    d = _stage_dir(tmp_path, monkeypatch)
+    text = (d / "params.yaml").read_text()
+    from omegaconf import OmegaConf
+
+    params = OmegaConf.create(text)
+    k, v = override.split("=")
+    OmegaConf.update(params, f"studies.placement.{k}", OmegaConf.create(f"x: {v}").x)
+    OmegaConf.save(params, d / "params.yaml")
+    for stage in ("data", "train", "analyze", "report"):
+        _fails_with_one_line(capsys, [stage, "placement"], key)
     assert sorted(p.name for p in d.iterdir()) == ["params.yaml"]
 
 
 def test_missing_dataset_stops_training_before_mlflow(tmp_path, monkeypatch, capsys):
     d = _stage_dir(tmp_path, monkeypatch)
-    _fails_with_one_line(capsys, ["train", "--variant", "baseline", "--out", "r"], "data.path")
+    _fails_with_one_line(capsys, ["train", "placement"], "data: 'data/placement/circles-")
     assert sorted(p.name for p in d.iterdir()) == ["params.yaml"]
 
 
 def test_missing_params_file(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    _fails_with_one_line(capsys, ["data"], "params.yaml")
+    _fails_with_one_line(capsys, ["data", "placement"], "params.yaml")
 
 
 def test_sweep_jobs_expand_like_hydra():
     jobs = sweep_jobs(
-        ["variant=baseline,bn_after", "seed=range(3)", "train.epochs=2", "hydra.launcher.n_jobs=2"]
+        [
+            "condition=baseline,bn_after",
+            "seed=range(3)",
+            "train.epochs=2",
+            "hydra.launcher.n_jobs=2",
+        ]
     )
     assert len(jobs) == 6
-    assert jobs[0] == ["variant=baseline", "seed=0", "train.epochs=2"]
-    assert jobs[-1] == ["variant=bn_after", "seed=2", "train.epochs=2"]
+    assert jobs[0] == ["condition=baseline", "seed=0", "train.epochs=2"]
+    assert jobs[-1] == ["condition=bn_after", "seed=2", "train.epochs=2"]
 
 
 def _app(tmp_path, *args):
@@ -83,8 +103,9 @@ def _app(tmp_path, *args):
 @pytest.mark.parametrize(
     ("args", "key"),
     [
-        (["variant=bn_middle"], "variant"),
-        (["-m", "variant=baseline,bn_middle"], "variant"),
+        (["condition=bn_middle"], "condition"),
+        (["-m", "condition=baseline,bn_middle"], "condition"),
+        (["study=nope"], "study: option 'nope' not found"),
         (["train.epochs=0"], "train.epochs"),
         (["seed=1.5"], "seed"),
         (["trian.epochs=3"], "trian.epochs: unknown key"),
@@ -93,10 +114,6 @@ def _app(tmp_path, *args):
     ],
 )
 def test_hydra_app_bad_input(tmp_path, args, key):
-    (tmp_path / "data").mkdir()
-    from bnstudy.data import make_dataset, save_dataset
-
-    save_dataset(make_dataset(), tmp_path / "data" / "circles.npz")
     res = _app(tmp_path, *args)
     assert res.returncode == 2, res.stderr
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("bnstudy: error")]

@@ -7,19 +7,22 @@ from omegaconf import OmegaConf
 
 from bnstudy.config import ConfigError, compose, validate
 from bnstudy.params import check_params, composed_text
+from bnstudy.studies import conditions
 
 
 def test_default_config_is_the_reference_experiment():
     cfg = validate(compose())
-    assert sorted(cfg.variants) == ["baseline", "bn_after", "bn_before"]
-    assert {n: v.placement for n, v in cfg.variants.items()} == {
+    conds = {c.name: c.model for c in conditions(cfg)}
+    assert list(conds) == ["baseline", "bn_after", "bn_before"]
+    assert {n: m.placement for n, m in conds.items()} == {
         "baseline": "none",
         "bn_after": "after",
         "bn_before": "before",
     }
-    bn = cfg.variants.bn_after.bn
+    bn = conds["bn_after"].bn
     assert (bn.momentum, bn.epsilon, bn.center, bn.scale) == (0.99, 0.001, True, True)
-    assert cfg.variants.bn_after.hidden_units == 50
+    assert conds["bn_after"].hidden_units == 50
+    assert cfg.study.name == "placement"
     t = cfg.train
     assert (t.epochs, t.batch_size, t.learning_rate, t.momentum) == (100, 32, 0.01, 0.9)
     d = cfg.data
@@ -41,24 +44,25 @@ def test_check_params_detects_a_stale_file(tmp_path):
 
 
 def test_overrides_reach_the_composed_config():
-    cfg = validate(compose(["variant=bn_before", "seed=3", "train.epochs=5"]))
-    assert (cfg.variant, cfg.seed, cfg.train.epochs) == ("bn_before", 3, 5)
+    cfg = validate(compose(["condition=bn_before", "seed=3", "train.epochs=5"]))
+    assert (cfg.condition, cfg.seed, cfg.train.epochs) == ("bn_before", 3, 5)
 
 
 @pytest.mark.parametrize(
     ("override", "key"),
     [
-        ("variant=bn_middle", "variant"),
+        ("model.placement=middle", "model.placement"),
         ("train.epochs=0", "train.epochs"),
         ("train.epochs=-3", "train.epochs"),
         ("train.batch_size=0", "train.batch_size"),
         ("train.batch_size=501", "train.batch_size"),
         ("train.learning_rate=0", "train.learning_rate"),
         ("train.learning_rate=-0.1", "train.learning_rate"),
-        ("variants.bn_after.bn.momentum=1.5", "variants.bn_after.bn.momentum"),
-        ("variants.bn_after.bn.momentum=-0.1", "variants.bn_after.bn.momentum"),
-        ("variants.bn_before.bn.epsilon=0", "variants.bn_before.bn.epsilon"),
-        ("variants.bn_after.placement=middle", "variants.bn_after.placement"),
+        ("model.bn.momentum=1.5", "model.bn.momentum"),
+        ("model.bn.momentum=-0.1", "model.bn.momentum"),
+        ("model.bn.epsilon=0", "model.bn.epsilon"),
+        ("study.confidence=1.5", "study.confidence"),
+        ("study.name=Bad-Name", "study.name"),
         ("study.seeds=[]", "study.seeds"),
         ("study.seeds=[1,2,2]", "study.seeds"),
         ("seed=1.5", "seed"),

@@ -27,7 +27,7 @@ def test_roundtrip_and_digest(tmp_path, dataset):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(ConfigError, match=r"^data\.path: .* does not exist"):
+    with pytest.raises(ConfigError, match=r"^data: .* does not exist"):
         load_dataset(tmp_path / "nope.npz")
 
 

@@ -13,19 +13,18 @@ from bnstudy.engines.vectorized import train_vectorized
 pytestmark = pytest.mark.slow
 SEEDS = [0, 3]
 CASES = {
-    "baseline": [],
-    "bn_after": [],
-    "bn_before": [],
-    "bn_input": ["variants.bn_after.placement=input"],
-    "bn_no_beta_gamma": ["variants.bn_after.bn.center=false", "variants.bn_after.bn.scale=false"],
-    "bn_no_momentum": ["variants.bn_after.bn.momentum=0.0"],
+    "baseline": ["model.placement=none"],
+    "bn_after": ["model.placement=after"],
+    "bn_before": ["model.placement=before"],
+    "bn_input": ["model.placement=input"],
+    "bn_no_beta_gamma": ["model.placement=after", "model.bn.center=false", "model.bn.scale=false"],
+    "bn_no_momentum": ["model.placement=after", "model.bn.momentum=0.0"],
 }
 
 
 def _setup(case, *extra):
     cfg = validate(compose(["train.epochs=3", *CASES[case], *extra]))
-    name = case if case in cfg.variants else "bn_after"
-    return cfg.variants[name], cfg.train
+    return cfg.model, cfg.train
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -1,4 +1,4 @@
-"""Model structure per variant, BN settings reaching the layer, initial weights per seed."""
+"""Model structure per placement, BN settings reaching the layer, initial weights per seed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import pytest
 
 from bnstudy.config import compose, validate
 from bnstudy.models import build_model, initial_weights, model_weights
+from bnstudy.studies import conditions
+from tests.conftest import model_cfg
 
 LAYERS = {
     "none": [("Dense", "relu"), ("Dense", "sigmoid")],
@@ -22,9 +24,11 @@ LAYERS = {
 
 
 def _variant(placement="after", **bn):
-    over = [f"variants.bn_after.placement={placement}"]
-    over += [f"variants.bn_after.bn.{k}={v}" for k, v in bn.items()]
-    return validate(compose(over)).variants.bn_after
+    return model_cfg(placement, **bn)
+
+
+def _placement_models():
+    return {c.name: c.model for c in conditions(validate(compose()))}
 
 
 def _layout(model):
@@ -47,10 +51,10 @@ def test_layer_order_per_placement(placement):
 
 
 def test_reference_variants_have_the_article_layouts():
-    cfg = validate(compose())
-    assert _layout(build_model(cfg.variants.baseline, 0)) == LAYERS["none"]
-    assert _layout(build_model(cfg.variants.bn_after, 0)) == LAYERS["after"]
-    assert _layout(build_model(cfg.variants.bn_before, 0)) == LAYERS["before"]
+    models = _placement_models()
+    assert _layout(build_model(models["baseline"], 0)) == LAYERS["none"]
+    assert _layout(build_model(models["bn_after"], 0)) == LAYERS["after"]
+    assert _layout(build_model(models["bn_before"], 0)) == LAYERS["before"]
 
 
 def test_bn_settings_reach_the_layer():
@@ -93,9 +97,9 @@ def test_seeds_give_different_initial_weights():
 
 
 def test_a_seed_gives_every_variant_the_same_initial_weights_where_shapes_allow():
-    cfg = validate(compose())
+    models = _placement_models()
     base, after, before = (
-        initial_weights(cfg.variants[v], 4) for v in ("baseline", "bn_after", "bn_before")
+        initial_weights(models[v], 4) for v in ("baseline", "bn_after", "bn_before")
     )
     for k in ("hidden/kernel", "output/kernel"):
         np.testing.assert_array_equal(base[k], after[k])

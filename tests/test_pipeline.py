@@ -1,5 +1,5 @@
-"""End to end: `dvc exp run` / `dvc repro` in a temporary copy of the repository, and Hydra
-sweeps, on tiny configs; checks the outputs against the MLflow store."""
+"""End to end: `dvc repro` of every study in a temporary copy of the repository, on tiny
+configs; outputs checked against the MLflow store; what reruns after an edit; Hydra sweeps."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from tests.conftest import subprocess_env
 
 pytestmark = pytest.mark.slow
 TINY = ["train.epochs=4", "study.seeds=[0,1,2]", "study.n_resamples=300"]
+STUDIES = ("placement", "bn_momentum")
 
 
 def _run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -28,159 +29,203 @@ def _run(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedP
     return res
 
 
+def _commit(repo: Path, message: str) -> None:
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], repo)
+
+
 @pytest.fixture(scope="module")
 def study(tmp_path_factory, repo_root):
-    """A committed copy of the repository where `dvc exp run -S <tiny>` has run once."""
+    """A committed copy of the repository with tiny params, after `dvc exp run -S` once."""
     repo = tmp_path_factory.mktemp("repo")
-    for item in (
-        "dvc.yaml",
-        "params.yaml",
-        "conf",
-        "src",
-        ".dvc/config",
-        ".dvcignore",
-        ".gitignore",
-    ):
+    for item in ("dvc.yaml", "conf", "src", ".dvc/config", ".dvcignore", ".gitignore"):
         src, dst = repo_root / item, repo / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
     _run(["git", "init", "-q"], repo)
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], repo)
-    args = [a for o in TINY for a in ("-S", o)]
-    res = _run(["dvc", "exp", "run", *args], repo)
+    _run(["bnstudy", "params", *TINY], repo)
+    _commit(repo, "init")
+    res = _run(["dvc", "exp", "run", "-S", "studies.placement.study.n_resamples=301"], repo)
     return repo, res
 
 
-def _store(repo: Path):
+def _store(repo: Path, study: str = "placement"):
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("bn-placement")
+    exp = client.get_experiment_by_name(f"bnstudy/{study}")
     return client, client.search_runs([exp.experiment_id], "tags.`bnstudy.role` = 'child'")
 
 
-def test_exp_run_composes_conf_with_overrides(study):
+def test_exp_run_sets_the_param_of_one_study(study):
     repo, _ = study
     params = OmegaConf.load(repo / "params.yaml")
-    assert params.train.epochs == 4 and list(params.study.seeds) == [0, 1, 2]
+    assert params.studies.placement.study.n_resamples == 301
+    assert params.studies.bn_momentum.study.n_resamples == 300
+    assert params.studies.placement.train.epochs == 4
 
 
-def test_outputs_exist(study):
+def test_outputs_exist_for_every_study_and_the_ledger(study):
     repo, _ = study
-    for name in (
-        "runs.csv",
-        "summary.csv",
-        "comparisons.csv",
-        "curves.csv",
-        "metrics.json",
-        "report.md",
-        "plots/test_accuracy.csv",
-    ):
-        assert (repo / "reports" / name).stat().st_size > 0, name
-    figures = sorted(p.name for p in (repo / "reports" / "figures").iterdir())
-    assert figures == [
-        "accuracy_ecdf.png",
-        "final_accuracy.png",
-        "forest.png",
-        "learning_curves.png",
-        "reached.png",
-    ]
-    report = (repo / "reports" / "report.md").read_text()
-    for heading in ("Table 1", "Table 2", "Figures", "Verdicts"):
-        assert heading in report
-    assert report.index("Table 1") < report.index("Figures") < report.index("Verdicts")
+    for s in STUDIES:
+        for name in (
+            "runs.csv",
+            "summary.csv",
+            "comparisons.csv",
+            "curves.csv",
+            "metrics.json",
+            "report.md",
+            "plots/test_accuracy.csv",
+        ):
+            assert (repo / "reports" / s / name).stat().st_size > 0, (s, name)
+        figures = sorted(p.name for p in (repo / "reports" / s / "figures").iterdir())
+        assert figures == [
+            "accuracy_ecdf.png",
+            "final_accuracy.png",
+            "forest.png",
+            "learning_curves.png",
+            "reached.png",
+        ]
+        report = (repo / "reports" / s / "report.md").read_text()
+        assert report.index("Table 1") < report.index("Figures") < report.index("## Claims")
+    ledger = pd.read_csv(repo / "reports" / "claims.csv")
+    assert ledger["id"].tolist() == [f"C{i}" for i in range(1, 27)]
+    measured = ledger.set_index("id")["studies"].fillna("")
+    assert measured["C1"] == "placement" and measured["C19"] == "bn_momentum"
+    assert ledger.set_index("id").loc["C26", "verdict"] == "not measured"
 
 
 def test_every_run_is_in_mlflow_and_runs_csv_matches_it(study):
     repo, _ = study
-    client, runs = _store(repo)
-    assert len(runs) == 9 and {r.info.status for r in runs} == {"FINISHED"}
-    table = pd.read_csv(repo / "reports" / "runs.csv")
-    assert sorted(table["run_id"]) == sorted(r.info.run_id for r in runs)
-    for row in table.itertuples():
-        hist = client.get_metric_history(row.run_id, "val_accuracy")
-        assert [m.step for m in sorted(hist, key=lambda m: m.step)] == [1, 2, 3, 4]
-        assert row.test_accuracy == pytest.approx(max(hist, key=lambda m: m.step).value, abs=1e-6)
-        assert row.train_accuracy == pytest.approx(
-            client.get_run(row.run_id).data.metrics["train_accuracy"], abs=1e-6
-        )
-        run = client.get_run(row.run_id)
-        assert run.data.tags["variant"] == row.variant
-        assert run.data.tags["dvc.stage"] == "train"
+    for s, n in (("placement", 9), ("bn_momentum", 12)):
+        client, runs = _store(repo, s)
+        assert len(runs) == n and {r.info.status for r in runs} == {"FINISHED"}
+        by_key = {r.data.tags["bnstudy.run_key"]: r for r in runs}
+        table = pd.read_csv(repo / "reports" / s / "runs.csv")
+        assert sorted(table["run_key"]) == sorted(by_key)
+        for row in table.itertuples():
+            run = by_key[row.run_key]
+            hist = client.get_metric_history(run.info.run_id, "val_accuracy")
+            assert [m.step for m in sorted(hist, key=lambda m: m.step)] == [1, 2, 3, 4]
+            last = max(hist, key=lambda m: m.step).value
+            assert row.test_accuracy == pytest.approx(last, rel=1e-5)
+            assert run.data.tags["condition"] == row.condition
+            assert run.data.tags["dvc.stage"] == "train"
+
+
+def test_no_per_store_value_in_tracked_outputs(study):
+    """Run ids differ per MLflow store: they must not reach results/ (and so dvc.lock)."""
+    repo, _ = study
+    _, runs = _store(repo)
+    text = "".join(p.read_text() for p in (repo / "results").rglob("*.csv"))
+    text += (repo / "dvc.lock").read_text()
+    assert not [r.info.run_id for r in runs if r.info.run_id in text]
 
 
 def test_summary_is_recomputed_from_runs_csv(study):
     repo, _ = study
-    runs = pd.read_csv(repo / "reports" / "runs.csv")
-    cfg = OmegaConf.load(repo / "params.yaml")
+    runs = pd.read_csv(repo / "reports" / "placement" / "runs.csv")
+    cfg = OmegaConf.load(repo / "params.yaml").studies.placement
     recomputed = summary_table(runs, cfg.study)
-    saved = pd.read_csv(repo / "reports" / "summary.csv")
+    saved = pd.read_csv(repo / "reports" / "placement" / "summary.csv")
     pd.testing.assert_frame_equal(recomputed, saved, check_dtype=False, rtol=1e-5)
 
 
-def test_second_repro_is_a_no_op(study):
+def test_second_repro_is_a_no_op_and_the_rebuild_reproduces(study):
     repo, _ = study
     res = _run(["dvc", "repro"], repo)
     assert "Data and pipelines are up to date" in res.stdout + res.stderr
     assert len(_store(repo)[1]) == 9
+    _commit(repo, "results")
+    _run(["dvc", "repro", "-f", "analyze@placement"], repo)
+    assert "identical to the committed" in _run(["bnstudy", "check"], repo).stdout
 
 
 def test_dvc_metrics_and_plots(study):
     repo, _ = study
     metrics = json.loads(_run(["dvc", "metrics", "show", "--json"], repo).stdout)
     (entry,) = metrics.values()
-    values = entry["data"]["reports/metrics.json"]["data"]
+    values = entry["data"]["reports/placement/metrics.json"]["data"]
     assert set(values) == {"baseline", "bn_after", "bn_before"}
     _run(["dvc", "plots", "show", "-o", "plots_html"], repo)
     assert (repo / "plots_html" / "index.html").exists()
 
 
-def test_editing_one_variant_trains_only_that_variant_again(study):
-    """The train stage reruns, but the unchanged variants' runs are reused from MLflow.
+def _stages_run(repo: Path) -> list[str]:
+    res = _run(["dvc", "repro"], repo)
+    return sorted(
+        line.split("'")[1] for line in res.stdout.splitlines() if line.startswith("Running stage")
+    )
 
-    Runs last among the tests on ``study``: it adds 3 runs to the store, then restores
-    params.yaml and the train stage's outputs."""
+
+def test_editing_a_module_reruns_exactly_the_stages_that_run_it(study):
     repo, _ = study
-    ids = {v: _run_ids(repo, v) for v in ("baseline", "bn_after", "bn_before")}
-    _run(["bnstudy", "params", *TINY, "variants.bn_before.bn.momentum=0.9"], repo)
+    report = repo / "src" / "bnstudy" / "report.py"
+    original = report.read_text()
     try:
-        assert "train" in json.loads(_run(["dvc", "status", "--json"], repo).stdout)
-        res = _run(["dvc", "repro", "train"], repo)
-        for v in ("baseline", "bn_after"):
-            assert f"{v}: reusing 3 finished run(s)" in res.stderr
-            assert _run_ids(repo, v) == ids[v]
-        assert "bn_before: logged 3 run(s)" in res.stderr
-        assert not set(_run_ids(repo, "bn_before")) & set(ids["bn_before"])
-        client, runs = _store(repo)
-        assert len(runs) == 12
-        new = client.get_run(_run_ids(repo, "bn_before")[0])
-        assert new.data.params["model.bn.momentum"] == "0.9"
+        report.write_text(original + "\n# edited\n")
+        assert _stages_run(repo) == ["report@bn_momentum", "report@placement"]
     finally:
-        _run(["bnstudy", "params", *TINY], repo)
-        _run(["dvc", "repro", "train"], repo)
-    assert {v: _run_ids(repo, v) for v in ids} == ids
+        report.write_text(original)
+        _run(["dvc", "repro"], repo)
 
 
-def _run_ids(repo: Path, variant: str) -> list[str]:
-    return pd.read_csv(repo / "results" / variant / "runs.csv")["run_id"].tolist()
+def test_editing_one_condition_reruns_one_study_and_trains_only_that_condition(study):
+    """Runs last among the tests on ``study``: it adds 3 runs to the store, then restores
+    params.yaml and the outputs."""
+    repo, _ = study
+    params = repo / "params.yaml"
+    original = params.read_text()
+    ids = {r.data.tags["bnstudy.run_key"]: r.info.run_id for r in _store(repo)[1]}
+    edited = OmegaConf.load(params)
+    edited.studies.placement.study.axes.variant.bn_before.model.bn = {"momentum": 0.9}
+    OmegaConf.save(edited, params)
+    try:
+        res = _run(["dvc", "repro"], repo)
+        ran = sorted(
+            ln.split("'")[1] for ln in res.stdout.splitlines() if ln.startswith("Running stage")
+        )
+        assert ran == [
+            "analyze@placement",
+            "data@placement",
+            "ledger",
+            "report@placement",
+            "train@placement",
+        ] or ran == ["analyze@placement", "ledger", "report@placement", "train@placement"]
+        for c in ("baseline", "bn_after"):
+            assert f"{c}: reusing 3 finished run(s)" in res.stderr
+        assert "bn_before: logged 3 run(s)" in res.stderr
+        _client, runs = _store(repo)
+        assert len(runs) == 12
+        new = [r for r in runs if r.data.tags["bnstudy.run_key"] not in ids]
+        assert {r.data.params["model.bn.momentum"] for r in new} == {"0.9"}
+        assert {r.data.tags["condition"] for r in new} == {"bn_before"}
+    finally:
+        params.write_text(original)
+        _run(["dvc", "repro"], repo)
 
 
 def test_parallel_hydra_sweep_logs_every_run_and_shows_progress(tmp_path):
     """Two joblib workers write to one fresh SQLite store: nothing may be lost."""
-    from bnstudy.data import make_dataset, save_dataset
-
-    save_dataset(make_dataset(), tmp_path / "data" / "circles.npz")
-    sweep = ["variant=baseline,bn_before", "seed=range(2)", "train.epochs=2"]
+    sweep = ["condition=baseline,bn_before", "seed=range(2)", "train.epochs=2"]
     parallel = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
     res = _run(["bnstudy-train", "-m", *sweep, *parallel], tmp_path)
     for i in range(1, 5):
-        assert f"[run {i}/4]" in res.stderr
+        assert f"[job {i}/4]" in res.stderr
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("bn-placement")
+    exp = client.get_experiment_by_name("bnstudy/placement")
     runs = client.search_runs([exp.experiment_id], "tags.`bnstudy.role` = 'child'")
-    assert sorted((r.data.tags["variant"], r.data.tags["seed"]) for r in runs) == [
+    assert sorted((r.data.tags["condition"], r.data.tags["seed"]) for r in runs) == [
         ("baseline", "0"),
         ("baseline", "1"),
         ("bn_before", "0"),
         ("bn_before", "1"),
     ]
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_the_app_records_a_diverging_run_as_diverged(tmp_path):
+    res = _run(["bnstudy-train", "train.learning_rate=1e6", "seed=0", "train.epochs=3"], tmp_path)
+    assert "diverged at epoch" in res.stdout
+    _, runs = _store(tmp_path)
+    (run,) = runs
+    assert run.data.tags["diverged"].startswith("epoch ")
+    assert run.info.status == "FINISHED"

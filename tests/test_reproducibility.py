@@ -15,14 +15,13 @@ from mlflow.tracking import MlflowClient
 from bnstudy.atomic import write_text, write_with
 from tests.conftest import BIN, subprocess_env
 
-SWEEP = ["-m", "variant=baseline,bn_after,bn_before", "seed=0,1", "train.epochs=3"]
+SWEEP = ["-m", "condition=baseline,bn_after,bn_before", "seed=0,1", "train.epochs=3"]
 
 
 def _workdir(tmp_path: Path, name: str) -> Path:
-    from bnstudy.data import make_dataset, save_dataset
-
+    """An empty working directory: the app builds the dataset in memory when data/ lacks it."""
     d = tmp_path / name
-    save_dataset(make_dataset(), d / "data" / "circles.npz")
+    d.mkdir()
     return d
 
 
@@ -47,16 +46,16 @@ def _sweep(cwd: Path) -> subprocess.CompletedProcess:
 def _store_table(cwd: Path) -> pd.DataFrame:
     """Every child run in the store: status, variant, seed and its full metric histories."""
     client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("bn-placement")
+    exp = client.get_experiment_by_name("bnstudy/placement")
     rows = []
     for run in client.search_runs(
         [exp.experiment_id], "tags.`bnstudy.role` = 'child'", run_view_type=3
     ):
         row = {
             "status": run.info.status,
-            "variant": run.data.tags.get("variant"),
+            "variant": run.data.tags.get("condition"),
             "seed": run.data.tags.get("seed"),
-            **run.data.metrics,
+            **{k: v for k, v in run.data.metrics.items() if k != "train_seconds"},
         }
         for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
             hist = sorted(client.get_metric_history(run.info.run_id, name), key=lambda m: m.step)
@@ -91,7 +90,7 @@ def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_on
     )
     deadline = time.monotonic() + 300
     for line in proc.stderr:  # kill -9 while the 4th job trains
-        if line.startswith("[run 4/6]") or time.monotonic() > deadline:
+        if line.startswith("[job 4/6]") or time.monotonic() > deadline:
             break
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -114,11 +113,12 @@ def test_killed_sweep_resumes_without_duplicates_and_matches_an_uninterrupted_on
 def test_one_seed_in_a_sweep_equals_the_same_seed_in_the_stage(saved_data, reference):
     """The DVC stage trains all seeds of a variant at once, and logs one variant while the
     next trains; the Hydra app trains one run per job: the numbers must not depend on that."""
+    from bnstudy.studies import conditions
     from bnstudy.train import train_study
 
     sweep = reference
-    variants = ["baseline", "bn_after", "bn_before"]
-    for variant, records in train_study(saved_data, variants, [1, 0], stage="test").items():
+    conds = conditions(saved_data)
+    for variant, records in train_study(saved_data, conds, [1, 0], stage="test").items():
         for r in records:
             row = sweep[(sweep["variant"] == variant) & (sweep["seed"] == str(r.seed))].iloc[0]
             assert tuple(r.history["val_accuracy"]) == row["val_accuracy_curve"]
@@ -130,7 +130,7 @@ def test_keras_engine_is_bit_identical_across_processes(tmp_path):
     tables = []
     for name in ("a", "b"):
         cwd = _workdir(tmp_path, name)
-        _train_app(cwd, "variant=bn_before", "seed=1", "train.epochs=2", "train.engine=keras")
+        _train_app(cwd, "condition=bn_before", "seed=1", "train.epochs=2", "train.engine=keras")
         tables.append(_store_table(cwd))
     pd.testing.assert_frame_equal(tables[0], tables[1], check_exact=True)
 

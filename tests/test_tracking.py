@@ -5,20 +5,34 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 
 from bnstudy.config import ConfigError
 from bnstudy.paths import default_tracking_uri, workspace_root
-from bnstudy.tracking import KEY_TAG, Tracker, identity, resolve_uri
-from bnstudy.train import ARTIFACTS, train_runs, train_study
+from bnstudy.studies import by_name, conditions
+from bnstudy.tracking import KEY_TAG, Tracker, experiment_name, resolve_uri
+from bnstudy.train import train_study
 from tests.conftest import tiny_cfg
+
+ARTIFACTS = ("config.yaml", "history.csv", "weights.npz")
 
 
 def _runs(cfg, role="child"):
     client = MlflowClient(resolve_uri(cfg))
-    exp = client.get_experiment_by_name(cfg.tracking.experiment)
+    exp = client.get_experiment_by_name(experiment_name(cfg.study.name))
     return client, client.search_runs([exp.experiment_id], f"tags.`bnstudy.role` = '{role}'")
+
+
+def _conds(cfg, *names):
+    conds = conditions(cfg)
+    return [by_name(conds, n) for n in names]
+
+
+def train_runs(cfg, name, seeds, stage="test"):
+    """Train (or reuse) ``seeds`` of the study's condition ``name``: one record per seed."""
+    return train_study(cfg, _conds(cfg, name), seeds, stage)[name]
 
 
 @pytest.mark.slow
@@ -31,7 +45,10 @@ def test_train_runs_logs_real_runs(saved_data):
     for run in runs:
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
-        assert run.data.tags["variant"] == "bn_after"
+        assert run.data.tags["condition"] == "bn_after"
+        assert run.data.tags["axis.variant"] == "bn_after"
+        assert run.data.tags["study"] == "placement"
+        assert run.data.tags["diverged"] == "false"
         assert run.data.tags["dvc.stage"] == "test"
         assert run.data.tags["git.commit"]
         assert run.data.tags["data.sha256"]
@@ -40,6 +57,7 @@ def test_train_runs_logs_real_runs(saved_data):
         assert run.data.params["model.bn.momentum"] == "0.99"
         seed = int(run.data.tags["seed"])
         assert run.data.params["seed"] == str(seed)
+        assert run.info.run_name == f"bn_after · s{seed:02d}"
         for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
             steps = [m.step for m in client.get_metric_history(run.info.run_id, metric)]
             assert sorted(steps) == [1, 2, 3]
@@ -48,10 +66,36 @@ def test_train_runs_logs_real_runs(saved_data):
         assert [m.value for m in sorted(hist, key=lambda m: m.step)] == pytest.approx(
             record.history["val_accuracy"], abs=1e-12
         )
+        stamps = [m.timestamp for m in client.get_metric_history(run.info.run_id, "loss")]
+        assert len(set(stamps)) == 3, "each epoch keeps its own time"
         files = sorted(a.path for a in client.list_artifacts(run.info.run_id))
         assert files == sorted(ARTIFACTS)
-    art_root = Path(client.get_experiment_by_name(cfg.tracking.experiment).artifact_location[7:])
-    assert art_root == Path(cfg.data.path).parent / "mlartifacts"
+    exp = client.get_experiment_by_name("bnstudy/placement")
+    assert Path(exp.artifact_location[7:]) == Path(resolve_uri(cfg)[10:]).parent / "mlartifacts"
+
+
+@pytest.mark.slow
+def test_a_baseline_run_logs_no_bn_params_and_its_model_loads(saved_data):
+    from bnstudy.models import load_run_model, model_weights
+
+    cfg = saved_data
+    (rec,) = train_runs(cfg, "baseline", [0])
+    run = MlflowClient(resolve_uri(cfg)).get_run(rec.run_id)
+    assert not [k for k in run.data.params if k.startswith("model.bn")]
+    model = load_run_model(rec.run_id, resolve_uri(cfg))
+    assert [layer.name for layer in model.layers] == ["hidden", "output"]
+    assert not np.array_equal(model_weights(model)["hidden/bias"], np.zeros(50))
+
+
+@pytest.mark.slow
+def test_a_diverging_run_is_tagged_and_counted_not_crashed(saved_data):
+    cfg = saved_data
+    cfg.train.learning_rate = 1e6
+    (rec,) = train_runs(cfg, "bn_after", [0])
+    assert rec.diverged and 1 <= rec.diverged_epoch <= 3
+    run = MlflowClient(resolve_uri(cfg)).get_run(rec.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["diverged"] == f"epoch {int(rec.diverged_epoch)}"
 
 
 @pytest.mark.slow
@@ -79,7 +123,7 @@ def test_resume_false_trains_again(saved_data):
 @pytest.mark.slow
 def test_train_study_logs_every_variant_in_one_call(saved_data):
     cfg = saved_data
-    records = train_study(cfg, ["bn_before", "baseline"], [1, 0], stage="test")
+    records = train_study(cfg, _conds(cfg, "bn_before", "baseline"), [1, 0], stage="test")
     assert list(records) == ["bn_before", "baseline"]
     assert [[r.seed for r in recs] for recs in records.values()] == [[1, 0], [1, 0]]
     runs = _runs(cfg)[1]
@@ -88,7 +132,7 @@ def test_train_study_logs_every_variant_in_one_call(saved_data):
     for variant, recs in records.items():
         for rec in recs:
             run = by_id[rec.run_id]
-            assert (run.data.tags["variant"], run.data.tags["seed"]) == (variant, str(rec.seed))
+            assert (run.data.tags["condition"], run.data.tags["seed"]) == (variant, str(rec.seed))
     assert len(_runs(cfg, "parent")[1]) == 2
 
 
@@ -101,14 +145,14 @@ def test_a_logging_failure_stops_the_study_and_leaves_no_finished_run(saved_data
 
     monkeypatch.setattr(MlflowClient, "log_batch", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        train_study(cfg, ["baseline", "bn_after"], [0], stage="test")
+        train_study(cfg, _conds(cfg, "baseline", "bn_after"), [0], stage="test")
     statuses = [r.info.status for r in _runs(cfg)[1]]
     assert statuses and set(statuses) == {"FAILED"}
 
 
 def test_a_run_left_running_is_marked_killed_when_seen(cfg):
     tracker = Tracker.open(cfg)
-    key, _ = identity(cfg, "baseline", 0)
+    key = _conds(cfg, "baseline")[0].run_key(0)
     stale = tracker.client.create_run(tracker.experiment_id, tags={KEY_TAG: key})
     assert tracker.finished(key) is None
     assert tracker.client.get_run(stale.info.run_id).info.status == "KILLED"
@@ -129,6 +173,7 @@ def test_a_run_that_fails_while_logging_ends_failed(cfg, tmp_path, monkeypatch):
             tags={},
             history={"loss": [1.0]},
             final={},
+            times=None,
             artifacts=tmp_path,
         )
     (run,) = tracker.client.search_runs([tracker.experiment_id])
@@ -136,15 +181,19 @@ def test_a_run_that_fails_while_logging_ends_failed(cfg, tmp_path, monkeypatch):
 
 
 def test_identity_depends_on_what_changes_the_result(cfg):
-    key = identity(cfg, "bn_after", 0)[0]
-    assert key == identity(cfg, "bn_after", 0)[0]
-    assert key != identity(cfg, "bn_after", 1)[0]
-    assert key != identity(cfg, "bn_before", 0)[0]
+    def key(name, seed):
+        return _conds(cfg, name)[0].run_key(seed)
+
+    k = key("bn_after", 0)
+    assert k == key("bn_after", 0)
+    assert k != key("bn_after", 1)
+    assert k != key("bn_before", 0)
     cfg.train.epochs = 4
-    assert key != identity(cfg, "bn_after", 0)[0]
+    assert k != key("bn_after", 0)
     cfg.train.epochs = 3
-    cfg.data.path = "elsewhere.npz"
-    assert key == identity(cfg, "bn_after", 0)[0]
+    cfg.study.thresholds = [0.7]
+    cfg.tracking.resume = False
+    assert k == key("bn_after", 0)
 
 
 def test_relative_sqlite_uri_becomes_absolute(tmp_path, monkeypatch):

@@ -1,7 +1,9 @@
-"""Runs -> tables: reports/runs.csv, summary.csv, comparisons.csv, curves and metrics.json.
+"""Runs -> tables of one study: reports/<study>/{runs,summary,comparisons,curves,reached}.csv,
+claims.csv and metrics.json.
 
-Every number in summary.csv and comparisons.csv is computed from runs.csv (and the curves from
-the per-epoch histories) by the functions below, so a test can recompute them.
+Every number in the tables is computed from runs.csv (and the curves from the per-epoch
+histories) by the functions below, so a test can recompute them. Diverged runs are counted
+per condition (with a Wilson interval) and left out of every other statistic.
 """
 
 from __future__ import annotations
@@ -14,11 +16,19 @@ from omegaconf import DictConfig
 
 from bnstudy import stats
 from bnstudy.atomic import write_text, write_with
-from bnstudy.paths import REPORTS_DIR
-from bnstudy.results import load_results
+from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR
+from bnstudy.results import DIGITS, load_results
+from bnstudy.studies import Condition
 
-#: Paired comparisons (A, B), read as "A minus B".
-REFERENCE = "baseline"
+#: Measures of one run that comparisons and claims can name (besides epochs_to_<pct>).
+MEASURES = (
+    "test_accuracy",
+    "train_accuracy",
+    "fit_accuracy",
+    "auc_test_accuracy",
+    "gap",
+    "test_loss",
+)
 
 
 def pct(threshold: float) -> str:
@@ -33,23 +43,24 @@ def epochs_to(curve: np.ndarray, threshold: float) -> float:
 
 
 def runs_table(
-    history: pd.DataFrame, finals: pd.DataFrame, thresholds: list[float]
+    history: pd.DataFrame, finals: pd.DataFrame, thresholds: list[float], conds: list[Condition]
 ) -> pd.DataFrame:
-    """One row per (variant, seed) from the per-epoch history and the final evaluations.
+    """One row per (condition, seed) from the per-epoch history and the final evaluations.
 
-    Columns: variant, seed, run_id, train_accuracy, train_loss (inference mode on the training
-    set, as the article's ``evaluate``), test_accuracy, test_loss (last epoch), fit_accuracy,
-    fit_loss (last epoch's running training metrics), epochs_to_<pct> (NaN = never reached),
-    auc_test_accuracy (mean test accuracy over epochs), gap (train - test accuracy), epochs.
+    Columns: condition, one column per axis (its label), seed, run_key, train_accuracy,
+    test_accuracy, train_loss, test_loss, fit_accuracy, fit_loss, auc_test_accuracy,
+    epochs_to_<pct> (NaN = never reached), gap (train - test accuracy), epochs, diverged,
+    diverged_epoch. Metrics of a diverged run are those of its last epoch (maybe NaN).
     """
+    labels = {c.name: c.labels for c in conds}
     rows = []
-    for (variant, seed), h in history.groupby(["variant", "seed"], sort=False):
+    for (cond, seed), h in history.groupby(["condition", "seed"], sort=False):
         h = h.sort_values("epoch")
         last = h.iloc[-1]
         row = {
-            "variant": variant,
+            "condition": cond,
+            **labels[cond],
             "seed": int(seed),
-            "run_id": last["run_id"],
             "test_accuracy": last["val_accuracy"],
             "test_loss": last["val_loss"],
             "fit_accuracy": last["accuracy"],
@@ -61,102 +72,129 @@ def runs_table(
             row[f"epochs_to_{pct(t)}"] = epochs_to(h["val_accuracy"].to_numpy(), t)
         rows.append(row)
     runs = pd.DataFrame(rows).merge(
-        finals[["variant", "seed", "train_accuracy", "train_loss"]],
-        on=["variant", "seed"],
+        finals[["condition", "seed", "run_key", "train_accuracy", "train_loss", "diverged_epoch"]],
+        on=["condition", "seed"],
         how="left",
         validate="1:1",
     )
     runs["gap"] = runs["train_accuracy"] - runs["test_accuracy"]
-    first = [
-        "variant",
-        "seed",
-        "run_id",
-        "train_accuracy",
-        "test_accuracy",
-        "train_loss",
-        "test_loss",
-    ]
+    runs["diverged"] = runs["diverged_epoch"].notna()
+    first = ["condition", *dict.fromkeys(k for c in conds for k in c.labels), "seed", "run_key"]
+    first += ["train_accuracy", "test_accuracy", "train_loss", "test_loss"]
     return runs[first + [c for c in runs.columns if c not in first]]
 
 
-def _censored(epochs: pd.Series) -> np.ndarray:
-    """Epochs-to-threshold with never-reached runs as +inf (censored, not dropped)."""
-    return epochs.fillna(np.inf).to_numpy(dtype=float)
+def _mean_stats(x: np.ndarray, col: str, study: DictConfig) -> dict:
+    if x.size == 0:
+        return {f"{col}_mean": np.nan}
+    lo, hi = stats.bootstrap_ci(x, confidence=study.confidence, n_resamples=study.n_resamples)
+    return {
+        f"{col}_mean": x.mean(),
+        f"{col}_std": x.std(ddof=1) if len(x) > 1 else 0.0,
+        f"{col}_ci_low": lo,
+        f"{col}_ci_high": hi,
+        f"{col}_median": float(np.median(x)),
+        f"{col}_iqm": stats.iqm(x),
+        f"{col}_worst": x.min(),
+    }
 
 
 def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
-    """One row per variant (in runs' order): accuracy, speed and gap statistics with CIs."""
-    conf, n_res = float(study.confidence), int(study.n_resamples)
+    """One row per condition (in runs' order): divergences (Wilson CI), then accuracy, speed
+    (Kaplan-Meier) and gap statistics with CIs over the runs that did not diverge."""
+    conf = float(study.confidence)
     rows = []
-    for variant, r in runs.groupby("variant", sort=False):
+    for cond, r in runs.groupby("condition", sort=False):
+        k, n = int(r["diverged"].sum()), len(r)
+        lo, hi = stats.wilson_ci(k, n, confidence=conf)
         row: dict = {
-            "variant": variant,
-            "n_seeds": len(r),
-            "n_failed": int((r["test_accuracy"] < study.failure_accuracy).sum()),
+            "condition": cond,
+            "n_seeds": n,
+            "n_diverged": k,
+            "diverged_rate": k / n,
+            "diverged_ci_low": lo,
+            "diverged_ci_high": hi,
         }
-        for col in ("test_accuracy", "train_accuracy"):
-            x = r[col].to_numpy(dtype=float)
-            lo, hi = stats.bootstrap_ci(x, confidence=conf, n_resamples=n_res)
-            row.update(
-                {
-                    f"{col}_mean": x.mean(),
-                    f"{col}_std": x.std(ddof=1) if len(x) > 1 else 0.0,
-                    f"{col}_ci_low": lo,
-                    f"{col}_ci_high": hi,
-                    f"{col}_median": float(np.median(x)),
-                    f"{col}_iqm": stats.iqm(x),
-                    f"{col}_worst": x.min(),
-                }
-            )
+        ok = r[~r["diverged"]]
+        for col in MEASURES:
+            row |= _mean_stats(ok[col].to_numpy(dtype=float), col, study)
+        horizon = int(r["epochs"].max())
         for t in study.thresholds:
-            e = _censored(r[f"epochs_to_{pct(t)}"])
-            lo, hi = stats.censored_median_ci(e, confidence=conf, n_resamples=n_res)
-            row.update(
-                {
-                    f"epochs_to_{pct(t)}_median": stats.censored_median(e),
-                    f"epochs_to_{pct(t)}_ci_low": lo,
-                    f"epochs_to_{pct(t)}_ci_high": hi,
-                    f"epochs_to_{pct(t)}_censored": int(np.isinf(e).sum()),
-                }
-            )
-        for col in ("auc_test_accuracy", "gap"):
-            x = r[col].to_numpy(dtype=float)
-            lo, hi = stats.bootstrap_ci(x, confidence=conf, n_resamples=n_res)
-            row.update({f"{col}_mean": x.mean(), f"{col}_ci_low": lo, f"{col}_ci_high": hi})
+            col = f"epochs_to_{pct(t)}"
+            e = ok[col].fillna(np.inf).to_numpy(dtype=float)
+            km = stats.km_summary(e, horizon, confidence=conf) if e.size else {}
+            row |= {f"{col}_{k}": v for k, v in km.items()}
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def comparison_pairs(variants: list[str]) -> list[tuple[str, str]]:
-    """Each other variant against baseline, and bn_after against bn_before."""
-    pairs = [(v, REFERENCE) for v in variants if v != REFERENCE and REFERENCE in variants]
-    if "bn_after" in variants and "bn_before" in variants:
-        pairs.append(("bn_after", "bn_before"))
-    return pairs
+def comparison_pairs(study: DictConfig, conds: list[Condition]) -> list[tuple[str, str]]:
+    """(A, B) condition names: each configured axis pair within every combination of the
+    other axes, then the pairs that claims name; without repeats."""
+    pairs = []
+    for comp in study.comparisons:
+        for a_label, b_label in comp.pairs:
+            for c in conds:
+                if c.labels.get(comp.axis) != a_label:
+                    continue
+                want = {**c.labels, comp.axis: b_label}
+                pairs += [(c.name, d.name) for d in conds if d.labels == want]
+    pairs += [(cl.a, cl.b) for cl in study.claims if cl.kind in ("superiority", "equivalence")]
+    return list(dict.fromkeys(pairs))
 
 
-def comparisons_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
-    """Paired comparisons (A - B over shared seeds) of final test accuracy, epochs to the
-    first threshold (never reached = epochs + 1) and curve area; Holm-adjusted p-values
-    across the comparisons of each measure."""
-    t0 = pct(study.thresholds[0])
-    measures = ("test_accuracy", f"epochs_to_{t0}", "auc_test_accuracy")
-    wide = {m: runs.pivot(index="seed", columns="variant", values=m) for m in measures}
-    epochs = runs.pivot(index="seed", columns="variant", values="epochs")
+def comparison_measures(study: DictConfig) -> list[str]:
+    """Speed and accuracy measures every comparison reports, plus those claims name."""
+    base = ["test_accuracy", f"epochs_to_{pct(study.thresholds[0])}", "auc_test_accuracy"]
+    named = [cl.measure for cl in study.claims if cl.kind in ("superiority", "equivalence")]
+    return list(dict.fromkeys(base + named))
+
+
+def paired_values(runs: pd.DataFrame, a: str, b: str, measure: str) -> tuple:
+    """(a values, b values) over the seeds both conditions ran without diverging.
+
+    epochs_to_* become restricted times min(T, epochs): a paired comparison of restricted mean
+    time to the threshold (never reached = the number of epochs).
+    """
+    ok = runs[~runs["diverged"]]
+    seeds = sorted(
+        set(ok.loc[ok["condition"] == a, "seed"]) & set(ok.loc[ok["condition"] == b, "seed"])
+    )
+    if not seeds:
+        return np.array([]), np.array([])
+    pair = ok.pivot(index="seed", columns="condition", values=measure).loc[seeds, [a, b]]
+    if measure.startswith("epochs_to_"):
+        horizon = int(runs["epochs"].max())
+        pair = pair.apply(lambda col: stats.restricted_times(col.fillna(np.inf), horizon))
+    pair = pair.dropna()
+    return pair[a].to_numpy(float), pair[b].to_numpy(float)
+
+
+def comparisons_table(
+    runs: pd.DataFrame, study: DictConfig, conds: list[Condition]
+) -> pd.DataFrame:
+    """Paired comparisons (A - B over shared seeds) of every comparison measure; Holm-adjusted
+    p-values across the comparisons of each measure (the family)."""
     rows = []
-    for a, b in comparison_pairs(list(dict.fromkeys(runs["variant"]))):
-        for m, w in wide.items():
-            pair = w[[a, b]]
-            if m.startswith("epochs_to_"):
-                pair = pair.fillna(epochs[[a, b]] + 1)
-            pair = pair.dropna()  # seeds that only one of the two variants has
+    for a, b in comparison_pairs(study, conds):
+        for m in comparison_measures(study):
+            x, y = paired_values(runs, a, b, m)
+            if x.size < 2:
+                continue
             res = stats.paired_test(
-                pair[a].to_numpy(float),
-                pair[b].to_numpy(float),
-                confidence=study.confidence,
-                n_resamples=study.n_resamples,
+                x, y, confidence=study.confidence, n_resamples=study.n_resamples
             )
-            rows.append({"comparison": f"{a} - {b}", "a": a, "b": b, "measure": m, **res})
+            d = x - y
+            rows.append(
+                {
+                    "comparison": f"{a} - {b}",
+                    "a": a,
+                    "b": b,
+                    "measure": m,
+                    **res,
+                    "diff_sd": float(d.std(ddof=1)),
+                }
+            )
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -167,14 +205,19 @@ def comparisons_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
     return table
 
 
-def curves_table(history: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
-    """Per (variant, epoch): mean and bootstrap CI (percentile) of test accuracy and train loss."""
+def curves_table(history: pd.DataFrame, runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
+    """Per (condition, epoch): mean and percentile-bootstrap CI over the non-diverged seeds of
+    test accuracy, train loss, running train accuracy and test loss."""
+    ok = runs.loc[~runs["diverged"], ["condition", "seed"]]
+    history = history.merge(ok, on=["condition", "seed"])
     frames = []
-    for variant, h in history.groupby("variant", sort=False):
-        out = {"variant": variant}
+    for cond, h in history.groupby("condition", sort=False):
+        out = {"condition": cond}
         for metric in ("val_accuracy", "loss", "accuracy", "val_loss"):
             w = h.pivot(index="seed", columns="epoch", values=metric)  # (seeds, epochs)
-            lo, hi = stats.bootstrap_ci_columns(w.to_numpy(float), confidence=study.confidence)
+            lo, hi = stats.bootstrap_ci_columns(
+                w.to_numpy(float), confidence=study.confidence, n_resamples=study.n_resamples
+            )
             out |= {
                 "epoch": w.columns.to_numpy(),
                 f"{metric}_mean": w.mean().to_numpy(),
@@ -182,73 +225,80 @@ def curves_table(history: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
                 f"{metric}_hi": hi,
             }
         frames.append(pd.DataFrame(out))
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def reached_table(runs: pd.DataFrame, threshold: float) -> pd.DataFrame:
-    """Fraction of seeds per variant that have reached ``threshold`` by each epoch."""
+    """Kaplan-Meier fraction of non-diverged seeds per condition that have reached
+    ``threshold`` by each epoch."""
     col = f"epochs_to_{pct(threshold)}"
-    rows = []
-    for variant, r in runs.groupby("variant", sort=False):
-        e = _censored(r[col])
-        for epoch in range(1, int(r["epochs"].max()) + 1):
-            rows.append(
-                {"variant": variant, "epoch": epoch, "fraction": float(np.mean(e <= epoch))}
-            )
-    return pd.DataFrame(rows)
+    horizon = int(runs["epochs"].max())
+    frames = []
+    for cond, r in runs[~runs["diverged"]].groupby("condition", sort=False):
+        epochs, frac = stats.km_curve(r[col].fillna(np.inf).to_numpy(float), horizon)
+        frames.append(pd.DataFrame({"condition": cond, "epoch": epochs, "fraction": frac}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def metrics_json(summary: pd.DataFrame, thresholds: list[float]) -> dict:
-    """The headline numbers per variant for ``dvc metrics show``."""
+    """The headline numbers per condition for ``dvc metrics show``."""
     out = {}
     for _, row in summary.iterrows():
-        m = {
-            k: round(float(row[k]), 6)
-            for k in (
-                "test_accuracy_mean",
-                "test_accuracy_std",
-                "train_accuracy_mean",
-                "auc_test_accuracy_mean",
-            )
-        }
+        m = {}
+        for k in (
+            "test_accuracy_mean",
+            "test_accuracy_std",
+            "train_accuracy_mean",
+            "auc_test_accuracy_mean",
+        ):
+            v = float(row.get(k, np.nan))
+            m[k] = float(f"{v:.{DIGITS}g}") if np.isfinite(v) else None
         for t in thresholds:
-            v = float(row[f"epochs_to_{pct(t)}_median"])
+            v = float(row.get(f"epochs_to_{pct(t)}_median", np.nan))
             m[f"epochs_to_{pct(t)}_median"] = v if np.isfinite(v) else None
         m["n_seeds"] = int(row["n_seeds"])
-        out[row["variant"]] = m
+        m["n_diverged"] = int(row["n_diverged"])
+        out[row["condition"]] = m
     return out
 
 
-def _csv(df: pd.DataFrame, name: str) -> None:
-    # runs.csv keeps full precision: every other table is recomputed from it.
-    fmt = None if name == "runs.csv" else "%.6g"
-    write_with(REPORTS_DIR / name, lambda p: df.to_csv(p, index=False, float_format=fmt))
+def write_csv(df: pd.DataFrame, path) -> None:
+    """A table with DIGITS significant digits, atomically."""
+    write_with(path, lambda p: df.to_csv(p, index=False, float_format=f"%.{DIGITS}g"))
 
 
-def aggregate(cfg: DictConfig) -> dict[str, pd.DataFrame]:
-    """Read results/, write reports/{runs,summary,comparisons,curves,reached}.csv,
-    reports/plots/*.csv (for ``dvc plots``) and reports/metrics.json; returns the tables."""
-    variants = list(cfg.variants)
-    history, finals = load_results(variants)
-    runs = runs_table(history, finals, list(cfg.study.thresholds))
+def aggregate(cfg: DictConfig, conds: list[Condition]) -> dict[str, pd.DataFrame]:
+    """Read results/<study>/, write reports/<study>/ tables, plots CSVs and metrics.json, and
+    the study's claim verdicts (reports/claims/<study>.csv); returns the tables."""
+    from bnstudy.claims import claims_table
+    from bnstudy.studies import check_names
+
+    study = cfg.study
+    check_names(study, conds)
+    out = REPORTS_DIR / study.name
+    history, finals = load_results(study.name)
+    runs = runs_table(history, finals, list(study.thresholds), conds)
+    summary = summary_table(runs, study)
+    comparisons = comparisons_table(runs, study, conds)
     tables = {
         "runs": runs,
-        "summary": summary_table(runs, cfg.study),
-        "comparisons": comparisons_table(runs, cfg.study),
-        "curves": curves_table(history, cfg.study),
-        "reached": reached_table(runs, cfg.study.thresholds[0]),
+        "summary": summary,
+        "comparisons": comparisons,
+        "curves": curves_table(history, runs, study),
+        "reached": reached_table(runs, study.thresholds[0]),
+        "claims": claims_table(runs, summary, comparisons, study),
     }
     for name, df in tables.items():
-        _csv(df, f"{name}.csv")
+        write_csv(df, CLAIMS_DIR / f"{study.name}.csv" if name == "claims" else out / f"{name}.csv")
+    names = [c.name for c in conds]
     for metric, name in (("val_accuracy", "test_accuracy"), ("loss", "train_loss")):
-        wide = (
-            tables["curves"]
-            .pivot(index="epoch", columns="variant", values=f"{metric}_mean")[variants]
-            .reset_index()
+        curves = tables["curves"]
+        wide = curves.pivot(index="epoch", columns="condition", values=f"{metric}_mean")
+        write_csv(
+            wide[[n for n in names if n in wide]].reset_index(), out / "plots" / f"{name}.csv"
         )
-        _csv(wide, f"plots/{name}.csv")
     write_text(
-        REPORTS_DIR / "metrics.json",
-        json.dumps(metrics_json(tables["summary"], list(cfg.study.thresholds)), indent=2) + "\n",
+        out / "metrics.json",
+        json.dumps(metrics_json(summary, list(study.thresholds)), indent=2) + "\n",
     )
     return tables

@@ -54,18 +54,19 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
 
     from bnstudy.config import compose, validate
-    from bnstudy.data import make_dataset
+    from bnstudy.data import build_dataset
     from bnstudy.engines import train_engine
+    from bnstudy.studies import conditions
 
     out = []
     first = [jobs[0] | {"seeds": jobs[0]["seeds"][:1], "epochs": 1}] if warmup else []
     for job in [*first, *jobs]:
         xla = str(job.get("xla", False)).lower()
         cfg = validate(compose([f"train.epochs={job['epochs']}", f"train.xla={xla}"]))
-        d = cfg.data
-        ds = make_dataset(d.n_samples, d.noise, d.random_state, d.n_train)
+        model = {c.name: c.model for c in conditions(cfg)}[job["variant"]]
+        ds = build_dataset(cfg.data)
         start = time.perf_counter()
-        res = train_engine(engine, cfg.variants[job["variant"]], cfg.train, ds, job["seeds"])
+        res = train_engine(engine, model, cfg.train, ds, job["seeds"])
         seconds = time.perf_counter() - start
         out.append({**job, "seconds": seconds, "test_accuracy": res.history["val_accuracy"][:, -1]})
     return out[len(first) :]
@@ -195,8 +196,9 @@ def bench_equivalence(variants: list[str], seeds: int, epochs: int, step: Step) 
 
 
 def bench_study(repeats: int, overrides: list[str], step: Step) -> dict:
-    """``dvc repro`` of the study in a fresh copy of the repository (tracked files, conf/,
-    src/, params.yaml, dvc.yaml; ``git init``; clean MLflow store), ``repeats`` times."""
+    """``dvc repro`` of the placement study's stages (``report@placement`` and what it needs)
+    in a fresh copy of the repository (tracked files, conf/, src/, params.yaml, dvc.yaml;
+    ``git init``; clean MLflow store), ``repeats`` times."""
     git = ["git", "ls-files"]
     tracked = subprocess.run(git, cwd=CODE_ROOT, capture_output=True, text=True, check=True)
     runs = []
@@ -212,7 +214,8 @@ def bench_study(repeats: int, overrides: list[str], step: Step) -> dict:
                 shutil.copytree(CODE_ROOT / d, copy / d, dirs_exist_ok=True, ignore=skip)
             subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
             run_measured(["bnstudy", "params", *overrides], cwd=copy)  # untimed, as `make study`
-            m = step(f"study rep {r + 1}: dvc repro", run_measured, ["dvc", "repro"], copy)
+            cmd = ["dvc", "repro", "report@placement"]
+            m = step(f"study rep {r + 1}: {' '.join(cmd)}", run_measured, cmd, copy)
             runs.append({"seconds": m["seconds"], "peak_rss_bytes": m["peak_rss_bytes"]})
     return {
         "overrides": overrides,

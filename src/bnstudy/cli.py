@@ -13,14 +13,13 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from bnstudy.config import (
     ConfigError,
     compose,
     hydra_error_line,
     load_params,
-    require,
+    study_params,
     validate,
 )
 from bnstudy.paths import CONF_DIR, PARAMS_FILE
@@ -78,9 +77,11 @@ def precheck(overrides: list[str]) -> int:
 
     Returns the number of jobs; raises ConfigError for the first bad job.
     """
+    from bnstudy.studies import app_condition
+
     jobs = sweep_jobs(overrides)
     for job in jobs:
-        validate(compose(job))
+        app_condition(validate(compose(job)))
     return len(jobs)
 
 
@@ -88,28 +89,32 @@ def _hydra_task(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from bnstudy.train import train_runs
+    from bnstudy.studies import app_condition
+    from bnstudy.train import study_datasets, train_study
 
     cfg = validate(OmegaConf.to_container(cfg, resolve=True))
+    cond = app_condition(cfg)
+    seeds = list(cfg.seeds) if cfg.seeds is not None else [cfg.seed]
     hc = HydraConfig.get()
     total = os.environ.get("BNSTUDY_SWEEP_TOTAL", "1")
     start = float(os.environ.get("BNSTUDY_SWEEP_START", time.time()))
     job = (hc.job.num + 1) if hc.mode.name == "MULTIRUN" else 1
     print(
-        f"[run {job}/{total}] variant={cfg.variant} seed={cfg.seed} "
+        f"[job {job}/{total}] study={cfg.study.name} condition={cond.name!r} seeds={seeds} "
         f"elapsed {time.time() - start:.1f}s",
         file=sys.stderr,
         flush=True,
     )
-    (record,) = train_runs(cfg, cfg.variant, [cfg.seed], stage="hydra")
-    acc = record.history["val_accuracy"][-1]
-    state = "reused" if record.reused else "trained"
-    print(
-        f"[run {job}/{total}] {state} run {record.run_id}: variant={cfg.variant} "
-        f"seed={cfg.seed} test_accuracy={acc:.4f} train_accuracy="
-        f"{record.final['train_accuracy']:.4f}",
-        flush=True,
-    )
+    datasets = study_datasets(cfg.study.name, [cond], build_missing=True)
+    for record in train_study(cfg, [cond], seeds, stage="hydra", datasets=datasets)[cond.name]:
+        state = "reused" if record.reused else "trained"
+        outcome = f"diverged at epoch {record.diverged_epoch:.0f}" if record.diverged else "ok"
+        print(
+            f"[job {job}/{total}] {state} run {record.run_id}: condition={cond.name!r} "
+            f"seed={record.seed} test_accuracy={record.history['val_accuracy'][-1]:.4f} "
+            f"train_accuracy={record.final['train_accuracy']:.4f} ({outcome})",
+            flush=True,
+        )
 
 
 def train_app() -> None:
@@ -149,7 +154,7 @@ def train_app() -> None:
     main()
 
 
-# --- the DVC stages ------------------------------------------------------------------------
+# --- the DVC stages and `bnstudy study` ------------------------------------------------------
 
 
 def cmd_params(args: argparse.Namespace) -> None:
@@ -164,58 +169,74 @@ def cmd_params(args: argparse.Namespace) -> None:
         print(f"wrote {PARAMS_FILE}")
 
 
-def cmd_data(args: argparse.Namespace) -> None:
-    from bnstudy.data import make_dataset, save_dataset
+def _stage(fn_name: str) -> Callable[[argparse.Namespace], None]:
+    """A DVC stage command: the study's validated section of params.yaml -> pipeline.<fn>."""
 
-    cfg = load_params()
-    ds = make_dataset(cfg.data.n_samples, cfg.data.noise, cfg.data.random_state, cfg.data.n_train)
-    save_dataset(ds, cfg.data.path)
-    print(
-        f"wrote {cfg.data.path} ({len(ds.x_train)} train, {len(ds.x_test)} test rows, "
-        f"sha256 {ds.digest()[:12]})"
-    )
+    def run(args: argparse.Namespace) -> None:
+        from bnstudy import pipeline
 
+        out = getattr(pipeline, fn_name)(study_params(args.study))
+        for line in out or []:
+            print(line)
 
-def cmd_train(args: argparse.Namespace) -> None:
-    from bnstudy.results import write_variant_results
-    from bnstudy.train import train_study
-
-    cfg = load_params()
-    variants = args.variant or list(cfg.variants)
-    allowed = f"one of {', '.join(sorted(cfg.variants))}"
-    for v in variants:
-        require(v in cfg.variants, "--variant", allowed, v)
-    records = train_study(cfg, variants, list(cfg.study.seeds), stage="train")
-    for variant, recs in records.items():
-        write_variant_results(recs, Path(args.out) / variant)
+    return run
 
 
-def cmd_aggregate(args: argparse.Namespace) -> None:
-    from bnstudy.aggregate import aggregate
+def cmd_ledger(args: argparse.Namespace) -> None:
+    from bnstudy import pipeline
 
-    aggregate(load_params())
+    params = load_params()
+    pipeline.ledger(params.ledger, list(params.studies))
 
 
-def cmd_report(args: argparse.Namespace) -> None:
-    from bnstudy.report import build_report
+def cmd_study(args: argparse.Namespace) -> None:
+    """One study end to end from conf/ (with overrides), outside DVC; then the ledger."""
+    from omegaconf import OmegaConf
 
-    build_report(load_params())
+    from bnstudy import pipeline
+    from bnstudy.params import APP_KEYS, pipeline_studies, study_config
+
+    raw = study_config(args.study, args.overrides)
+    for key in APP_KEYS:
+        raw.pop(key, None)
+    pipeline.run_study(validate(raw))
+    names = list(dict.fromkeys([*pipeline_studies(), args.study]))
+    pipeline.ledger(OmegaConf.load(CONF_DIR / "ledger.yaml"), names)
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    from bnstudy.reproduce import check_reproduction
+
+    ok = check_reproduction(list(load_params().studies))
+    if not ok:
+        sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``bnstudy {params,data,train,aggregate,report}``: the commands DVC's stages run."""
+    """``bnstudy {params,data,train,analyze,report,ledger,study,check}``: the pipeline's
+    commands (DVC's stages run them)."""
     parser = argparse.ArgumentParser(prog="bnstudy", description=main.__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("params", help="compose conf/ into params.yaml")
     p.add_argument("--check", action="store_true", help="fail if params.yaml is stale")
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.epochs=5")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides for every study")
     p.set_defaults(fn=cmd_params)
-    sub.add_parser("data", help="generate the dataset").set_defaults(fn=cmd_data)
-    p = sub.add_parser("train", help="train every seed of every variant (or of --variant)")
-    p.add_argument("--variant", action="append", help="only this variant (repeatable)")
-    p.add_argument("--out", required=True, help="folder for <variant>/{history,runs}.csv")
-    p.set_defaults(fn=cmd_train)
-    sub.add_parser("aggregate", help="results/ -> reports/*.csv").set_defaults(fn=cmd_aggregate)
-    sub.add_parser("report", help="figures and report.md").set_defaults(fn=cmd_report)
+    for name, fn, text in (
+        ("data", "build_data", "generate the study's datasets -> data/<study>/"),
+        ("train", "train", "train every run of the study -> results/<study>/ + MLflow"),
+        ("analyze", "analyze", "results/<study>/ -> reports/<study>/*.csv, claim verdicts"),
+        ("report", "report", "figures and reports/<study>/report.md"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("study", help="a study in params.yaml")
+        p.set_defaults(fn=_stage(fn))
+    sub.add_parser("ledger", help="reports/claims.{md,csv}").set_defaults(fn=cmd_ledger)
+    p = sub.add_parser("study", help="one study end to end from conf/, outside DVC")
+    p.add_argument("study", help="a study in conf/study/")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. train.epochs=5")
+    p.set_defaults(fn=cmd_study)
+    sub.add_parser("check", help="did the rebuild reproduce the committed results?").set_defaults(
+        fn=cmd_check
+    )
     args = parser.parse_args(argv)
     friendly(args.fn)(args)

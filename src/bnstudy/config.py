@@ -1,10 +1,10 @@
-"""The configuration schema, its validation, and composition of conf/ into params.yaml.
+"""The configuration schema, its validation, and composition of conf/.
 
-conf/ (Hydra) is the only hand-edited source of parameters. It is composed either by
-Hydra (the `bnstudy-train` app), by DVC (`dvc exp run`, into params.yaml), or by
-:func:`compose`. Whatever composed it, :func:`validate` checks it against the dataclass
-schema below and turns every mistake into a :class:`ConfigError` with one line that names
-the key and what is allowed.
+conf/ (Hydra) is the only hand-edited source of parameters. It is composed either by Hydra
+(the `bnstudy-train` app), by :func:`compose`, or per study into params.yaml
+(:mod:`bnstudy.params`). Whatever composed it, :func:`validate` checks it against the
+dataclass schema below and turns every mistake into a :class:`ConfigError` with one line that
+names the key and what is allowed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,11 @@ from omegaconf.errors import OmegaConfBaseException
 
 from bnstudy.paths import CONF_DIR, PARAMS_FILE
 
+FAMILIES = ("mlp",)
 PLACEMENTS = ("none", "before", "after", "input")
 ENGINES = ("vectorized", "keras")
+CLAIM_KINDS = ("superiority", "equivalence", "interval", "published")
+DIRECTIONS = ("greater", "less")
 
 
 class ConfigError(ValueError):
@@ -37,7 +40,8 @@ class BNConfig:
 
 
 @dataclass
-class VariantConfig:
+class ModelConfig:
+    family: str = "mlp"
     placement: str = "none"
     hidden_units: int = 50
     bn: BNConfig = field(default_factory=BNConfig)
@@ -45,11 +49,11 @@ class VariantConfig:
 
 @dataclass
 class DataConfig:
+    name: str = "circles"
     n_samples: int = 1000
     noise: float = 0.1
     random_state: int = 1
     n_train: int = 500
-    path: str = "data/circles.npz"
 
 
 @dataclass
@@ -65,28 +69,55 @@ class TrainConfig:
 @dataclass
 class TrackingConfig:
     uri: str | None = None
-    experiment: str = "bn-placement"
     resume: bool = True
 
 
 @dataclass
+class ComparisonConfig:
+    axis: str = "variant"
+    pairs: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class ClaimConfig:
+    id: str = "C0"
+    reading: str = ""
+    kind: str = "superiority"
+    measure: str = "test_accuracy"
+    a: str | None = None
+    b: str | None = None
+    condition: str | None = None
+    direction: str = "greater"
+    margin: float = 0.01
+    low: float | None = None
+    high: float | None = None
+
+
+@dataclass
 class StudyConfig:
+    name: str = "study"
+    title: str = ""
+    axes: dict[str, Any] = field(default_factory=dict)
     seeds: list[int] = field(default_factory=lambda: list(range(30)))
+    comparisons: list[ComparisonConfig] = field(default_factory=list)
+    published: dict[str, dict[str, float]] = field(default_factory=dict)
+    claims: list[ClaimConfig] = field(default_factory=list)
     thresholds: list[float] = field(default_factory=lambda: [0.8, 0.9])
     confidence: float = 0.95
     n_resamples: int = 9999
-    failure_accuracy: float = 0.6
+    chance_margin: float = 0.05
 
 
 @dataclass
 class Config:
-    variant: str = "baseline"
-    seed: int = 0
-    variants: dict[str, VariantConfig] = field(default_factory=dict)
+    model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     study: StudyConfig = field(default_factory=StudyConfig)
+    condition: str | None = None
+    seed: int = 0
+    seeds: list[int] | None = None
 
 
 def _schema_error(exc: OmegaConfBaseException) -> ConfigError:
@@ -104,77 +135,115 @@ def require(ok: bool, key: str, allowed: str, value: Any) -> None:
         raise ConfigError(f"{key}: {value!r} is not allowed; expected {allowed}")
 
 
-def validate(raw: DictConfig | dict) -> DictConfig:
-    """Merge ``raw`` into the schema and check every range; returns the typed config.
-
-    Raises :class:`ConfigError` (one line: key and what is allowed) on any mistake.
-    """
-    schema = OmegaConf.structured(Config)
+def structured(raw: DictConfig | dict, schema: type) -> DictConfig:
+    """``raw`` merged into the dataclass ``schema``; a type or key mistake is a ConfigError."""
     try:
-        cfg = OmegaConf.merge(schema, raw)
+        cfg = OmegaConf.merge(OmegaConf.structured(schema), raw)
         OmegaConf.resolve(cfg)
     except OmegaConfBaseException as exc:
         raise _schema_error(exc) from None
-    names = sorted(cfg.variants)
-    require(bool(names), "variants", "at least one variant under conf/variants/", "{}")
-    require(cfg.variant in cfg.variants, "variant", f"one of {', '.join(names)}", cfg.variant)
-    for name, var in cfg.variants.items():
-        key = f"variants.{name}"
-        require(
-            var.placement in PLACEMENTS, f"{key}.placement", f"one of {PLACEMENTS}", var.placement
-        )
-        require(var.hidden_units > 0, f"{key}.hidden_units", "an integer > 0", var.hidden_units)
-        require(
-            0.0 <= var.bn.momentum <= 1.0,
-            f"{key}.bn.momentum",
-            "a number in [0, 1]",
-            var.bn.momentum,
-        )
-        require(var.bn.epsilon > 0, f"{key}.bn.epsilon", "a number > 0", var.bn.epsilon)
-    d = cfg.data
-    require(d.n_samples >= 4, "data.n_samples", "an integer >= 4", d.n_samples)
+    return cfg
+
+
+def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str = "") -> None:
+    """Range checks of what one run trains; ``where`` prefixes the key (a condition's name)."""
+    at = f"{where}: " if where else ""
+    require(model.family in FAMILIES, f"{at}model.family", f"one of {FAMILIES}", model.family)
     require(
-        0 < d.n_train < d.n_samples,
-        "data.n_train",
-        f"an integer in [1, {d.n_samples - 1}]",
-        d.n_train,
+        model.placement in PLACEMENTS,
+        f"{at}model.placement",
+        f"one of {PLACEMENTS}",
+        model.placement,
     )
-    require(d.noise >= 0, "data.noise", "a number >= 0", d.noise)
-    t = cfg.train
-    require(t.epochs > 0, "train.epochs", "an integer > 0", t.epochs)
+    require(model.hidden_units > 0, f"{at}model.hidden_units", "an integer > 0", model.hidden_units)
+    bn = model.bn
+    require(0.0 <= bn.momentum <= 1.0, f"{at}model.bn.momentum", "a number in [0, 1]", bn.momentum)
+    require(bn.epsilon > 0, f"{at}model.bn.epsilon", "a number > 0", bn.epsilon)
+    require(data.n_samples >= 4, f"{at}data.n_samples", "an integer >= 4", data.n_samples)
     require(
-        0 < t.batch_size <= d.n_train,
-        "train.batch_size",
-        f"an integer in [1, data.n_train={d.n_train}]",
-        t.batch_size,
+        0 < data.n_train < data.n_samples,
+        f"{at}data.n_train",
+        f"an integer in [1, {data.n_samples - 1}]",
+        data.n_train,
+    )
+    require(data.noise >= 0, f"{at}data.noise", "a number >= 0", data.noise)
+    require(train.epochs > 0, f"{at}train.epochs", "an integer > 0", train.epochs)
+    require(
+        0 < train.batch_size <= data.n_train,
+        f"{at}train.batch_size",
+        f"an integer in [1, data.n_train={data.n_train}]",
+        train.batch_size,
     )
     require(
-        t.learning_rate > 0 and math.isfinite(t.learning_rate),
-        "train.learning_rate",
+        train.learning_rate > 0 and math.isfinite(train.learning_rate),
+        f"{at}train.learning_rate",
         "a finite number > 0",
-        t.learning_rate,
+        train.learning_rate,
     )
-    require(0.0 <= t.momentum < 1.0, "train.momentum", "a number in [0, 1)", t.momentum)
-    require(t.engine in ENGINES, "train.engine", f"one of {ENGINES}", t.engine)
-    s = cfg.study
-    require(len(s.seeds) > 0, "study.seeds", "a non-empty list of integers", list(s.seeds))
-    dupes = sorted({x for x in s.seeds if list(s.seeds).count(x) > 1})
-    require(not dupes, "study.seeds", f"distinct integers (duplicates: {dupes})", list(s.seeds))
-    require(all(x >= 0 for x in s.seeds), "study.seeds", "integers >= 0", list(s.seeds))
-    require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
     require(
-        all(0 < x <= 1 for x in s.thresholds) and len(s.thresholds) > 0,
+        0.0 <= train.momentum < 1.0, f"{at}train.momentum", "a number in [0, 1)", train.momentum
+    )
+    require(train.engine in ENGINES, f"{at}train.engine", f"one of {ENGINES}", train.engine)
+
+
+def _check_seeds(seeds: list[int], key: str) -> None:
+    seeds = list(seeds)
+    require(len(seeds) > 0, key, "a non-empty list of integers", seeds)
+    dupes = sorted({x for x in seeds if seeds.count(x) > 1})
+    require(not dupes, key, f"distinct integers (duplicates: {dupes})", seeds)
+    require(all(x >= 0 for x in seeds), key, "integers >= 0", seeds)
+
+
+def _check_study(s: DictConfig) -> None:
+    require(
+        bool(re.fullmatch(r"[a-z][a-z0-9_]*", s.name)),
+        "study.name",
+        "lower-case letters, digits and _ (it names files and the MLflow experiment)",
+        s.name,
+    )
+    _check_seeds(s.seeds, "study.seeds")
+    require(
+        len(s.thresholds) > 0 and all(0 < x <= 1 for x in s.thresholds),
         "study.thresholds",
         "a non-empty list of accuracies in (0, 1]",
         list(s.thresholds),
     )
     require(0 < s.confidence < 1, "study.confidence", "a number in (0, 1)", s.confidence)
     require(s.n_resamples >= 100, "study.n_resamples", "an integer >= 100", s.n_resamples)
+    require(
+        0 <= s.chance_margin < 0.5, "study.chance_margin", "a number in [0, 0.5)", s.chance_margin
+    )
+    for i, c in enumerate(s.claims):
+        key = f"study.claims[{i}] ({c.id})"
+        require(c.kind in CLAIM_KINDS, f"{key}.kind", f"one of {CLAIM_KINDS}", c.kind)
+        require(c.direction in DIRECTIONS, f"{key}.direction", f"one of {DIRECTIONS}", c.direction)
+        if c.kind in ("superiority", "equivalence"):
+            require(c.a is not None and c.b is not None, f"{key}.a/.b", "two condition names", None)
+        if c.kind == "equivalence":
+            require(c.margin > 0, f"{key}.margin", "a number > 0", c.margin)
+        if c.kind == "interval":
+            require(c.condition is not None, f"{key}.condition", "a condition name", None)
+            require(c.low is not None or c.high is not None, f"{key}.low/.high", "a bound", None)
+
+
+def validate(raw: DictConfig | dict) -> DictConfig:
+    """Merge ``raw`` into the schema and check every range; returns the typed config.
+
+    Checks the composed model/data/train and the study's own keys; the study's conditions
+    are checked when they are expanded (:func:`bnstudy.studies.conditions`). Raises
+    :class:`ConfigError` (one line: key and what is allowed) on any mistake.
+    """
+    cfg = structured(raw, Config)
+    check_run(cfg.model, cfg.data, cfg.train)
+    _check_study(cfg.study)
+    require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    if cfg.seeds is not None:
+        _check_seeds(cfg.seeds, "seeds")
     return cfg
 
 
 def compose(overrides: list[str] | None = None, config_dir: Path = CONF_DIR) -> DictConfig:
-    """Compose conf/ with Hydra overrides, exactly as DVC does; returns the raw config."""
+    """Compose conf/config.yaml with Hydra overrides; returns the raw config."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -204,16 +273,15 @@ def hydra_error_line(exc: Exception) -> str:
 
 
 def load_params(path: Path = PARAMS_FILE) -> DictConfig:
-    """Read and validate the composed params.yaml that DVC tracks."""
+    """Read params.yaml (every study of the pipeline, composed) without validating it."""
     if not path.exists():
         raise ConfigError(f"{path}: missing; run `make params` to compose it from conf/")
-    return validate(OmegaConf.load(path))
+    return OmegaConf.load(path)
 
 
-def variant_config(cfg: DictConfig, name: str) -> DictConfig:
-    """The model config of one variant, with a helpful error for unknown names."""
-    if name not in cfg.variants:
-        raise ConfigError(
-            f"variant: {name!r} is not allowed; expected one of {', '.join(sorted(cfg.variants))}"
-        )
-    return cfg.variants[name]
+def study_params(name: str, path: Path = PARAMS_FILE) -> DictConfig:
+    """The validated config of study ``name`` from params.yaml."""
+    params = load_params(path)
+    names = list(params.get("studies") or {})
+    require(name in names, "study", f"one of {', '.join(names) or '(none in params.yaml)'}", name)
+    return validate(params.studies[name])

@@ -1,4 +1,4 @@
-"""The two-circles dataset: build, save, load and check."""
+"""Datasets: build from config, save, load and check; one file per distinct data config."""
 
 from __future__ import annotations
 
@@ -7,19 +7,31 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
 from bnstudy.atomic import write_with
 from bnstudy.config import ConfigError
+from bnstudy.paths import DATA_DIR
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test splits; x arrays are (n, 2) float32, y arrays are (n,) float32."""
+    """Train and test splits; x arrays are (n, features) float32, y arrays are (n,) float32."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+
+    def chance(self) -> float:
+        """Accuracy of always predicting the training split's majority class."""
+        p = float(np.mean(self.y_train))
+        return max(p, 1.0 - p)
+
+    def chance_loss(self) -> float:
+        """Cross-entropy of predicting the training split's class prior (its entropy)."""
+        p = min(max(float(np.mean(self.y_train)), 1e-12), 1 - 1e-12)
+        return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
 
     def digest(self) -> str:
         """sha256 over the four arrays (bytes, shapes and dtypes)."""
@@ -28,6 +40,20 @@ class Dataset:
             h.update(str((a.shape, a.dtype.str)).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
+
+
+def dataset_file(study: str, data: DictConfig) -> Path:
+    """``data/<study>/<name>-<hash of the data config>.npz``: one file per distinct dataset."""
+    from bnstudy.studies import digest
+
+    return DATA_DIR / study / f"{data.name}-{digest(OmegaConf.to_container(data), 8)}.npz"
+
+
+def build_dataset(data: DictConfig) -> Dataset:
+    """The dataset a data config describes (``data.name`` picks the builder)."""
+    if data.name == "circles":
+        return make_dataset(data.n_samples, data.noise, data.random_state, data.n_train)
+    raise ConfigError(f"data.name: {data.name!r} is not allowed; expected one of ('circles',)")
 
 
 def make_dataset(
@@ -56,20 +82,27 @@ def load_dataset(path: str | Path) -> Dataset:
     """Read and check a dataset file; a missing, truncated or misshapen file is a ConfigError."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"data.path: {str(path)!r} does not exist; run `dvc repro data` first")
+        raise ConfigError(
+            f"data: {str(path)!r} does not exist; build it first (`bnstudy data <study>`)"
+        )
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
     except Exception as exc:  # zipfile/pickle/EOF errors all mean a broken file
         raise ConfigError(
-            f"data.path: {str(path)!r} is not a readable dataset file "
-            f"({type(exc).__name__}); rebuild it with `dvc repro data`"
+            f"data: {str(path)!r} is not a readable dataset file "
+            f"({type(exc).__name__}); rebuild it with `bnstudy data <study>`"
         ) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 2 or x.shape[1] != 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
+        if x.ndim != 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
             raise ConfigError(
-                f"data.path: {str(path)!r} has x_{split} {x.shape} and y_{split} "
-                f"{y.shape}; expected (n, 2) and (n,) with n > 0"
+                f"data: {str(path)!r} has x_{split} {x.shape} and y_{split} "
+                f"{y.shape}; expected (n, features) and (n,) with n > 0"
             )
+    if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
+        raise ConfigError(
+            f"data: {str(path)!r} has x_train {arrays['x_train'].shape} and x_test "
+            f"{arrays['x_test'].shape}; expected the same number of features"
+        )
     return Dataset(**{k: v.astype(np.float32) for k, v in arrays.items()})

@@ -1,4 +1,4 @@
-"""Keras models for the study's variants: where batch normalization sits in the MLP."""
+"""Keras models of the model configs (conf/model/): where batch normalization sits in the MLP."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import keras
 from omegaconf import DictConfig
 
 
-def _bn(variant: DictConfig, name: str) -> keras.layers.BatchNormalization:
-    bn = variant.bn
+def _bn(model: DictConfig, name: str) -> keras.layers.BatchNormalization:
+    bn = model.bn
     return keras.layers.BatchNormalization(
         momentum=bn.momentum, epsilon=bn.epsilon, center=bn.center, scale=bn.scale, name=name
     )
 
 
-def build_model(variant: DictConfig, seed: int) -> keras.Sequential:
-    """The MLP for ``variant`` with the initial weights of ``seed`` (uncompiled).
+def build_model(model: DictConfig, seed: int, n_features: int = 2) -> keras.Sequential:
+    """The MLP of a model config with the initial weights of ``seed`` (uncompiled).
 
     placement none:   Dense(h, relu) -> Dense(1, sigmoid)
     placement after:  Dense(h, relu) -> BN -> Dense(1, sigmoid)
@@ -22,27 +22,27 @@ def build_model(variant: DictConfig, seed: int) -> keras.Sequential:
     placement input:  BN -> Dense(h, relu) -> Dense(1, sigmoid)
     """
     keras.utils.set_random_seed(seed)
-    p = variant.placement
-    layers: list[keras.layers.Layer] = [keras.Input(shape=(2,), name="x")]
+    p = model.placement
+    layers: list[keras.layers.Layer] = [keras.Input(shape=(n_features,), name="x")]
     if p == "input":
-        layers.append(_bn(variant, "bn"))
+        layers.append(_bn(model, "bn"))
     layers.append(
         keras.layers.Dense(
-            variant.hidden_units,
+            model.hidden_units,
             kernel_initializer="he_uniform",
             activation=None if p == "before" else "relu",
             name="hidden",
         )
     )
     if p == "before":
-        layers += [_bn(variant, "bn"), keras.layers.Activation("relu", name="relu")]
+        layers += [_bn(model, "bn"), keras.layers.Activation("relu", name="relu")]
     elif p == "after":
-        layers.append(_bn(variant, "bn"))
+        layers.append(_bn(model, "bn"))
     layers.append(keras.layers.Dense(1, activation="sigmoid", name="output"))
     return keras.Sequential(layers, name=f"mlp_bn_{p}")
 
 
-def initial_weights(variant: DictConfig, seed: int) -> dict:
+def initial_weights(model: DictConfig, seed: int, n_features: int = 2) -> dict:
     """The weights :func:`build_model` gives ``seed``, without building a model (~100x faster).
 
     Keras 3 initializers take their seed from Python's ``random`` when they are created; the
@@ -54,19 +54,19 @@ def initial_weights(variant: DictConfig, seed: int) -> dict:
 
     keras.utils.set_random_seed(seed)
     hidden, output = keras.initializers.HeUniform(), keras.initializers.GlorotUniform()
-    h = variant.hidden_units
+    h = model.hidden_units
     weights = {
-        "hidden/kernel": np.asarray(hidden((2, h))),
+        "hidden/kernel": np.asarray(hidden((n_features, h))),
         "hidden/bias": np.zeros(h, "float32"),
         "output/kernel": np.asarray(output((h, 1))),
         "output/bias": np.zeros(1, "float32"),
     }
-    if variant.placement != "none":
-        c = 2 if variant.placement == "input" else h
+    if model.placement != "none":
+        c = n_features if model.placement == "input" else h
         ones, zeros = np.ones(c, "float32"), np.zeros(c, "float32")
-        if variant.bn.scale:
+        if model.bn.scale:
             weights["bn/gamma"] = ones
-        if variant.bn.center:
+        if model.bn.center:
             weights["bn/beta"] = zeros
         weights |= {"bn/moving_mean": zeros, "bn/moving_variance": ones}
     return weights
@@ -94,3 +94,26 @@ def set_model_weights(model: keras.Model, weights: dict) -> keras.Model:
         for w in layer.weights:
             w.assign(weights[f"{layer.name}/{w.name}"])
     return model
+
+
+def load_run_model(run_id: str, tracking_uri: str | None = None) -> keras.Model:
+    """The trained Keras model of an MLflow run, from its ``config.yaml`` and ``weights.npz``
+    artifacts (compiled as it was trained)."""
+    import tempfile
+
+    import mlflow
+    import numpy as np
+    from omegaconf import OmegaConf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("config.yaml", "weights.npz"):
+            mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=name, dst_path=tmp, tracking_uri=tracking_uri
+            )
+        cfg = OmegaConf.load(f"{tmp}/config.yaml")
+        with np.load(f"{tmp}/weights.npz") as f:
+            weights = {k: f[k] for k in f.files}
+    n_features = weights["hidden/kernel"].shape[0]
+    model = build_model(cfg.model, int(cfg.seed), n_features)
+    compile_model(model, cfg.train.learning_rate, cfg.train.momentum)
+    return set_model_weights(model, weights)

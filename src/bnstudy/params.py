@@ -1,40 +1,65 @@
-"""params.yaml: conf/ composed the way `dvc exp run` composes it (DVC's own function)."""
+"""params.yaml: every study of the pipeline, composed from conf/, plus the claims ledger.
+
+``studies.<name>`` is conf/config.yaml composed with ``study=<name>`` (each study listed in
+conf/pipeline.yaml); ``ledger`` is conf/ledger.yaml. DVC tracks params.yaml key by key, so a
+stage of one study depends only on that study's section.
+"""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 from bnstudy.atomic import write_text
-from bnstudy.config import ConfigError, hydra_error_line
-from bnstudy.paths import CODE_ROOT, CONF_DIR
+from bnstudy.config import ConfigError, compose, validate
+from bnstudy.paths import CONF_DIR
+
+#: Keys of the Hydra app that are not part of a study.
+APP_KEYS = ("condition", "seed", "seeds")
+
+
+def pipeline_studies(config_dir: Path = CONF_DIR) -> list[str]:
+    """The studies `dvc repro` builds (conf/pipeline.yaml)."""
+    names = list(OmegaConf.load(config_dir / "pipeline.yaml").studies)
+    available = sorted(p.stem for p in (config_dir / "study").glob("*.yaml"))
+    for name in names:
+        if name not in available:
+            raise ConfigError(
+                f"conf/pipeline.yaml studies: {name!r} is not allowed; expected names from "
+                f"conf/study/ ({', '.join(available)})"
+            )
+    return names
+
+
+def study_config(name: str, overrides: list[str] | None = None, config_dir: Path = CONF_DIR):
+    """conf/config.yaml composed for study ``name`` (plus ``overrides``), validated, without
+    the app's keys; returns a plain dict."""
+    cfg = compose([f"study={name}", *(overrides or [])], config_dir)
+    validate(cfg)
+    from bnstudy.studies import check_names, conditions
+
+    checked = validate(cfg)  # every condition must be valid before anything is written
+    check_names(checked.study, conditions(checked))
+    out = OmegaConf.to_container(cfg, resolve=True)
+    for key in APP_KEYS:
+        out.pop(key, None)
+    return out
 
 
 def composed_text(overrides: list[str] | None = None, config_dir: Path = CONF_DIR) -> str:
-    """The YAML that DVC's Hydra integration writes for ``overrides``."""
-    from dvc.utils.hydra import compose_and_dump
-    from hydra.errors import HydraException
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "params.yaml"
-        try:
-            compose_and_dump(
-                out, str(config_dir), None, "config", str(CODE_ROOT), list(overrides or [])
-            )
-        except HydraException as exc:
-            raise ConfigError(hydra_error_line(exc)) from None
-        return out.read_text()
+    """The YAML of params.yaml; ``overrides`` apply to every study."""
+    studies = {
+        name: study_config(name, overrides, config_dir) for name in pipeline_studies(config_dir)
+    }
+    ledger = OmegaConf.to_container(OmegaConf.load(config_dir / "ledger.yaml"))
+    header = "# Composed from conf/ by `bnstudy params` (make params): edit conf/, not this file.\n"
+    return header + OmegaConf.to_yaml({"studies": studies, "ledger": ledger})
 
 
 def write_params(path: Path, overrides: list[str] | None = None) -> None:
     """Compose conf/ (with ``overrides``), validate it, and write ``path`` atomically."""
-    from omegaconf import OmegaConf
-
-    from bnstudy.config import validate
-
-    text = composed_text(overrides)
-    validate(OmegaConf.create(text))
-    write_text(path, text)
+    write_text(path, composed_text(overrides))
 
 
 def check_params(path: Path) -> None:

@@ -11,9 +11,11 @@ CONF_DIR = CODE_ROOT / "conf"
 # Stage inputs and outputs are relative to the working directory, which is the repository
 # root under `dvc repro` and a temporary copy of it under `dvc exp run`.
 PARAMS_FILE = Path("params.yaml")
+DATA_DIR = Path("data")
 RESULTS_DIR = Path("results")
 REPORTS_DIR = Path("reports")
-FIGURES_DIR = REPORTS_DIR / "figures"
+#: Each study's claim verdicts, <study>.csv: what the ledger reads.
+CLAIMS_DIR = REPORTS_DIR / "claims"
 
 
 def workspace_root(cwd: Path | None = None) -> Path:
@@ -31,6 +33,13 @@ def workspace_root(cwd: Path | None = None) -> Path:
         if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
             return candidate
     return cwd
+
+
+def lock_dir(cwd: Path | None = None) -> Path:
+    """``<repository root>/.bnstudy/locks``: inter-process locks of this workspace only."""
+    d = workspace_root(cwd) / ".bnstudy" / "locks"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
 
 
 def default_tracking_uri(cwd: Path | None = None) -> str:

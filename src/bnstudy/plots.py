@@ -1,4 +1,4 @@
-"""Figures: one colour per variant everywhere; titles, labelled axes and legends.
+"""Figures: one colour per condition everywhere; titles, labelled axes and legends.
 
 Every function writes one PNG atomically and returns nothing.
 """
@@ -20,12 +20,12 @@ _FIXED = {"baseline": "#1f77b4", "bn_after": "#2ca02c", "bn_before": "#d62728"}
 _SPARE = ["#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 
 
-def colour(variant: str, variants: list[str] | None = None) -> str:
-    """The colour of ``variant``: fixed for the reference variants, stable for the others."""
-    if variant in _FIXED:
-        return _FIXED[variant]
-    others = sorted(v for v in (variants or [variant]) if v not in _FIXED)
-    return _SPARE[others.index(variant) % len(_SPARE)] if variant in others else _SPARE[0]
+def colour(condition: str, conditions: list[str] | None = None) -> str:
+    """The colour of ``condition``: fixed for the tutorial's three, stable for the others."""
+    if condition in _FIXED:
+        return _FIXED[condition]
+    others = sorted(v for v in (conditions or [condition]) if v not in _FIXED)
+    return _SPARE[others.index(condition) % len(_SPARE)] if condition in others else _SPARE[0]
 
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
@@ -34,59 +34,20 @@ def _save(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
-class RunCurve:
-    """Learning curves of single runs (accuracy and loss per epoch, train and test).
-
-    Axes are drawn once with fixed limits; each run only redraws its four lines and title onto
-    a copy of that background (matplotlib blitting), about 10x faster than a new figure.
-    """
-
-    def __init__(self, epochs: int, max_loss: float):
-        self.fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-        self.fig.subplots_adjust(left=0.08, right=0.98, bottom=0.15, top=0.86, wspace=0.25)
-        self.lines = {}
-        for ax, metric, label, top, where in (
-            (axes[0], "accuracy", "accuracy (fraction)", 1.02, "lower right"),
-            (axes[1], "loss", "binary cross-entropy", max(max_loss, 1e-3) * 1.05, "upper right"),
-        ):
-            for name, split in ((metric, "train"), (f"val_{metric}", "test")):
-                self.lines[name] = ax.plot([], [], label=split, animated=True)[0]
-            ax.set_xlim(0, epochs + 1)
-            ax.set_ylim(0, top)
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(label)
-            ax.grid(alpha=0.3)
-            ax.legend(loc=where)
-        self.title = self.fig.suptitle(" ", animated=True)
-        self.fig.canvas.draw()
-        self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
-
-    def save(self, history: dict, title: str, path: str | Path) -> None:
-        """Draw ``history`` (metric -> per-epoch values) and write the PNG atomically."""
-        from PIL import Image
-
-        canvas = self.fig.canvas
-        canvas.restore_region(self.background)
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        for name, line in self.lines.items():
-            line.set_data(epochs, history[name])
-            self.fig.draw_artist(line)
-        self.title.set_text(f"Learning curve: {title}")
-        self.fig.draw_artist(self.title)
-        image = Image.fromarray(np.asarray(canvas.buffer_rgba())).convert("RGB")
-        write_with(path, lambda tmp: image.save(tmp, format="png"))
-
-    def close(self) -> None:
-        plt.close(self.fig)
-
-
-def learning_curves(curves: pd.DataFrame, histories: pd.DataFrame, path: str | Path) -> None:
-    """Test accuracy and train loss per variant: mean with CI band, faint per-seed traces.
+def learning_curves(
+    curves: pd.DataFrame,
+    histories: pd.DataFrame,
+    path: str | Path,
+    threshold: float,
+    confidence: float,
+) -> None:
+    """Test accuracy and train loss per condition: mean with CI band, faint per-seed traces,
+    and the first accuracy threshold as a dotted line.
 
     curves: rows (variant, epoch) with columns ``<metric>_mean``, ``<metric>_lo``, ``<metric>_hi``
     for metric in (val_accuracy, loss); histories: the long per-epoch table of all runs.
     """
-    variants = list(dict.fromkeys(curves["variant"]))
+    variants = list(dict.fromkeys(curves["condition"]))
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, metric, ylabel, title in (
         (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy"),
@@ -94,29 +55,32 @@ def learning_curves(curves: pd.DataFrame, histories: pd.DataFrame, path: str | P
     ):
         for v in variants:
             c = colour(v, variants)
-            for _, run in histories[histories["variant"] == v].groupby("seed"):
+            for _, run in histories[histories["condition"] == v].groupby("seed"):
                 ax.plot(run["epoch"], run[metric], color=c, alpha=0.08, lw=0.7)
-            cv = curves[curves["variant"] == v]
+            cv = curves[curves["condition"] == v]
             ax.fill_between(
                 cv["epoch"], cv[f"{metric}_lo"], cv[f"{metric}_hi"], color=c, alpha=0.25
             )
             ax.plot(cv["epoch"], cv[f"{metric}_mean"], color=c, lw=2, label=v)
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
-        ax.set_title(f"{title}: mean, 95% CI band, one faint line per seed")
+        ax.set_title(f"{title}: mean, {confidence:.0%} CI band, faint: seeds", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(title="variant")
-    axes[0].axhline(0.8, color="grey", ls=":", lw=1)
+        ax.legend(title="condition", fontsize=8)
+    axes[0].axhline(threshold, color="grey", ls=":", lw=1)
     _save(fig, path)
 
 
-def final_accuracy(runs: pd.DataFrame, summary: pd.DataFrame, path: str | Path) -> None:
-    """Strip plot of final test accuracy per variant with the mean and its CI."""
-    variants = list(summary["variant"])
-    fig, ax = plt.subplots(figsize=(7, 4))
+def final_accuracy(
+    runs: pd.DataFrame, summary: pd.DataFrame, path: str | Path, confidence: float
+) -> None:
+    """Strip plot of final test accuracy per condition with the mean and its CI."""
+    variants = list(summary["condition"])
+    runs = runs[~runs["diverged"]]
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(variants)), 4))
     rng = np.random.default_rng(0)
     for i, v in enumerate(variants):
-        acc = runs.loc[runs["variant"] == v, "test_accuracy"].to_numpy()
+        acc = runs.loc[runs["condition"] == v, "test_accuracy"].to_numpy()
         ax.scatter(
             i + rng.uniform(-0.15, 0.15, len(acc)),
             acc,
@@ -125,7 +89,7 @@ def final_accuracy(runs: pd.DataFrame, summary: pd.DataFrame, path: str | Path) 
             s=18,
             label=v,
         )
-        row = summary[summary["variant"] == v].iloc[0]
+        row = summary[summary["condition"] == v].iloc[0]
         ax.errorbar(
             i + 0.3,
             row["test_accuracy_mean"],
@@ -137,21 +101,21 @@ def final_accuracy(runs: pd.DataFrame, summary: pd.DataFrame, path: str | Path) 
             color="black",
             capsize=4,
         )
-    ax.set_xticks(range(len(variants)), variants)
-    ax.set_xlabel("variant")
+    ax.set_xticks(range(len(variants)), variants, fontsize=8)
+    ax.set_xlabel("condition")
     ax.set_ylabel("final test accuracy (fraction)")
-    ax.set_title("Final test accuracy per seed (black: mean with 95% CI)")
+    ax.set_title(f"Final test accuracy per seed (black: mean with {confidence:.0%} CI)")
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(title="variant", loc="lower left")
     _save(fig, path)
 
 
 def accuracy_ecdf(runs: pd.DataFrame, path: str | Path) -> None:
-    """Empirical CDF of final test accuracy across seeds, one line per variant."""
-    variants = list(dict.fromkeys(runs["variant"]))
+    """Empirical CDF of final test accuracy across seeds, one line per condition."""
+    runs = runs[~runs["diverged"]]
+    variants = list(dict.fromkeys(runs["condition"]))
     fig, ax = plt.subplots(figsize=(7, 4))
     for v in variants:
-        acc = np.sort(runs.loc[runs["variant"] == v, "test_accuracy"].to_numpy())
+        acc = np.sort(runs.loc[runs["condition"] == v, "test_accuracy"].to_numpy())
         ax.step(
             acc,
             np.arange(1, len(acc) + 1) / len(acc),
@@ -164,30 +128,29 @@ def accuracy_ecdf(runs: pd.DataFrame, path: str | Path) -> None:
     ax.set_ylabel("fraction of seeds at or below")
     ax.set_title("ECDF of final test accuracy across seeds")
     ax.grid(alpha=0.3)
-    ax.legend(title="variant")
+    ax.legend(title="condition", fontsize=8)
     _save(fig, path)
 
 
 def reached_fraction(reached: pd.DataFrame, threshold: float, path: str | Path) -> None:
-    """Fraction of seeds whose test accuracy has reached ``threshold`` by each epoch.
-
-    reached: columns variant, epoch, fraction.
+    """Kaplan-Meier fraction of seeds whose test accuracy has reached ``threshold`` by each
+    epoch. reached: columns condition, epoch, fraction.
     """
-    variants = list(dict.fromkeys(reached["variant"]))
+    variants = list(dict.fromkeys(reached["condition"]))
     fig, ax = plt.subplots(figsize=(7, 4))
     for v in variants:
-        r = reached[reached["variant"] == v]
+        r = reached[reached["condition"] == v]
         ax.step(r["epoch"], r["fraction"], where="post", color=colour(v, variants), label=v, lw=2)
     ax.set_xlabel("epoch")
     ax.set_ylabel("fraction of seeds")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(f"Seeds that have reached {threshold:.0%} test accuracy, by epoch")
     ax.grid(alpha=0.3)
-    ax.legend(title="variant")
+    ax.legend(title="condition", fontsize=8)
     _save(fig, path)
 
 
-def forest(comparisons: pd.DataFrame, path: str | Path) -> None:
+def forest(comparisons: pd.DataFrame, path: str | Path, confidence: float) -> None:
     """Paired differences (A - B) with CIs, one panel per measure.
 
     comparisons: columns comparison, measure, mean_diff, diff_ci_low, diff_ci_high.
@@ -211,5 +174,5 @@ def forest(comparisons: pd.DataFrame, path: str | Path) -> None:
         ax.set_xlabel(f"paired difference in {m} ({unit})")
         ax.set_title(m)
         ax.grid(alpha=0.3, axis="x")
-    fig.suptitle("Paired differences between variants (mean, 95% CI)")
+    fig.suptitle(f"Paired differences between conditions (mean, {confidence:.0%} CI)")
     _save(fig, path)

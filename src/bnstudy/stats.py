@@ -17,6 +17,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.power import TTestPower
+from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
 
 def _as_1d(x: ArrayLike) -> np.ndarray:
@@ -231,3 +234,196 @@ def holm(pvalues: ArrayLike) -> np.ndarray:
     if ok.any():
         out[ok] = multipletests(p[ok], method="holm")[1]
     return out
+
+
+# --- proportions, equivalence, time to threshold, sample size -----------------------------------
+
+#: Tolerance for "S(t) <= 0.5": a Kaplan-Meier product that is 0.5 in exact arithmetic may come
+#: out a few ulps above it in floating point.
+_HALF = 0.5 + 1e-12
+
+
+def wilson_ci(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of the proportion k/n (statsmodels proportion_confint); n = 0: nan."""
+    if not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return math.nan, math.nan
+    lo, hi = proportion_confint(k, n, alpha=1.0 - confidence, method="wilson")
+    return float(lo), float(hi)
+
+
+def _tconfint(d: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Two-sided t-interval of the mean of d (n,); (m, m) when d has zero spread."""
+    if np.all(d == d[0]):
+        return float(d[0]), float(d[0])
+    lo, hi = DescrStatsW(d).tconfint_mean(alpha=1.0 - confidence)
+    return float(lo), float(hi)
+
+
+def tost_paired(
+    a: ArrayLike, b: ArrayLike, margin: float, confidence: float = 0.95
+) -> dict[str, float]:
+    """Equivalence test (TOST) of paired a, b (n,), n >= 2: is |mean(a - b)| < margin?
+
+    statsmodels ttost_paired(a, b, -margin, margin). Keys: p (the larger one-sided p), mean_diff,
+    ci_low/ci_high (the (1 - 2 alpha) t-interval of the mean difference, alpha = 1 - confidence:
+    p < alpha exactly when it lies inside (-margin, margin)), margin. Zero spread: p = 0 if
+    |mean| < margin else 1, and the interval is (mean, mean).
+    """
+    a, b = _as_1d(a), _as_1d(b)
+    if a.shape != b.shape:
+        raise ValueError(f"paired arrays differ in shape: {a.shape} vs {b.shape}")
+    if a.size < 2 or not margin > 0:
+        raise ValueError(f"need n >= 2 pairs and margin > 0, got n={a.size}, margin={margin}")
+    d = a - b
+    mean = float(d.mean())
+    if np.all(d == d[0]):
+        p = 0.0 if abs(mean) < margin else 1.0
+    else:
+        p = float(ttost_paired(a, b, -margin, margin)[0])
+    lo, hi = _tconfint(d, 1.0 - 2.0 * (1.0 - confidence))
+    return {"p": p, "mean_diff": mean, "ci_low": lo, "ci_high": hi, "margin": float(margin)}
+
+
+def _km(epochs: ArrayLike, horizon: int) -> tuple[Any, int]:
+    e = _as_1d(epochs)
+    reached = np.isfinite(e)
+    if np.any(e[reached] > horizon) or np.any(e[reached] < 0):
+        raise ValueError(f"finite epochs must lie in [0, horizon={horizon}], got {e[reached]}")
+    data = stats.CensoredData(uncensored=e[reached], right=np.full((~reached).sum(), horizon))
+    return stats.ecdf(data), int(reached.sum())
+
+
+def _first_at_or_below_half(t: np.ndarray, s: np.ndarray) -> float:
+    idx = np.flatnonzero(s <= _HALF)
+    return float(t[idx[0]]) if idx.size else math.inf
+
+
+def km_summary(epochs: ArrayLike, horizon: int, confidence: float = 0.95) -> dict[str, float]:
+    """Kaplan-Meier summary of epochs-to-threshold (n,): inf/nan = not reached by ``horizon``.
+
+    Runs that never reached are right-censored at ``horizon`` (scipy ecdf on CensoredData).
+    Keys: median (smallest t with S(t) <= 0.5, inf if S never gets there; unlike
+    censored_median, no midpoint: [1, 2, 3, inf] gives 2), median_ci_low/median_ci_high,
+    rmst, n_reached, n_censored.
+
+    The median CI inverts the pointwise log-log band of S (as R's survfit does): it is the set
+    of t whose band contains 0.5, i.e. from the first t where the band's lower curve is <= 0.5
+    to the first t where its upper curve is <= 0.5 (inf where a curve never gets there).
+    rmst is the area under S from 0 to horizon (restricted mean epochs to threshold); with
+    censoring only at horizon it equals mean(restricted_times(epochs, horizon)).
+    """
+    res, n_reached = _km(epochs, horizon)
+    t, s = res.sf.quantiles, res.sf.probabilities
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # log-log band undefined at S = 0, 1
+        band = res.sf.confidence_interval(confidence_level=confidence, method="log-log")
+    lo, hi = (np.where(np.isnan(c.probabilities), s, c.probabilities) for c in band)
+    knots = np.concatenate([[0.0], t[t < horizon], [float(horizon)]])
+    rmst = float(np.sum(res.sf.evaluate(knots[:-1]) * np.diff(knots)))
+    return {
+        "median": _first_at_or_below_half(t, s),
+        "median_ci_low": _first_at_or_below_half(band.low.quantiles, lo),
+        "median_ci_high": _first_at_or_below_half(band.high.quantiles, hi),
+        "rmst": rmst,
+        "n_reached": n_reached,
+        "n_censored": _as_1d(epochs).size - n_reached,
+    }
+
+
+def km_curve(epochs: ArrayLike, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier fraction reached, 1 - S(t), at t = 1..horizon: two arrays (horizon,).
+
+    A right-continuous step function; with censoring only at horizon it is the fraction of runs
+    that reached the threshold by epoch t.
+    """
+    res, _ = _km(epochs, horizon)
+    axis = np.arange(1, horizon + 1, dtype=float)
+    return axis, 1.0 - np.asarray(res.sf.evaluate(axis), dtype=float)
+
+
+def restricted_times(epochs: ArrayLike, horizon: int) -> np.ndarray:
+    """min(T, horizon) for epochs (n,), never reached (inf/nan) = horizon: input to paired RMST."""
+    e = _as_1d(epochs)
+    return np.where(np.isfinite(e), np.minimum(e, horizon), float(horizon))
+
+
+def _smallest_n(power_at: Callable[[int], float], start: float, power: float) -> float:
+    """Smallest integer n >= 2 with power_at(n) >= power (power_at increasing in n).
+
+    Doubles from ``start`` until the power is reached, then bisects; inf past 2**62.
+    """
+    lo, hi = 1, max(2, math.ceil(start))  # lo: known too small (n = 1 is never evaluated)
+    while power_at(hi) < power:
+        lo, hi = hi, 2 * hi
+        if hi > 2**62:
+            return math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if power_at(mid) >= power else (mid, hi)
+    return float(hi)
+
+
+def seeds_for_power(
+    diff_mean: float, diff_sd: float, confidence: float = 0.95, power: float = 0.8
+) -> float:
+    """Paired seeds for a two-sided paired t-test at alpha = 1 - confidence to detect diff_mean.
+
+    statsmodels TTestPower().solve_power (effect size |diff_mean| / diff_sd), rounded up: the
+    smallest integer n >= 2 whose power is >= ``power``. Checked by bisection on TTestPower's
+    power formula, nct.sf(t_c, n-1, es sqrt(n)) + nct.cdf(-t_c, n-1, es sqrt(n)), with the
+    second term computed as nct.sf(t_c, n-1, -es sqrt(n)) (statsmodels' cdf gives nan once
+    es sqrt(n) > ~8, and its solver then stalls). inf when diff_mean = 0; 2 when
+    diff_sd = 0 < |diff_mean|; nan for nan input.
+    """
+    if math.isnan(diff_mean) or math.isnan(diff_sd):
+        return math.nan
+    if diff_mean == 0.0:
+        return math.inf
+    if diff_sd == 0.0:
+        return 2.0
+    es, alpha = abs(diff_mean) / diff_sd, 1.0 - confidence
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ConvergenceWarning: the search below does not need it
+        solved = TTestPower().solve_power(effect_size=es, alpha=alpha, power=power)
+    z = stats.norm.ppf(1.0 - alpha / 2.0) + stats.norm.ppf(power)
+    start = solved if math.isfinite(solved) else (z / es) ** 2
+
+    def power_at(n: int) -> float:
+        tc, nc = stats.t.ppf(1.0 - alpha / 2.0, n - 1), es * math.sqrt(n)
+        return float(np.sum(stats.nct.sf(tc, n - 1, [nc, -nc])))
+
+    return _smallest_n(power_at, start, power)
+
+
+def seeds_for_equivalence(
+    diff_mean: float, diff_sd: float, margin: float, confidence: float = 0.95, power: float = 0.8
+) -> float:
+    """Paired seeds for TOST at alpha = 1 - confidence to conclude |mean difference| < margin.
+
+    Assumes the true mean difference and sd are the observed ones. Power is the noncentral-t
+    approximation for TOST (Chow, Shao & Wang, Sample Size Calculations in Clinical Research,
+    3.2): nct.sf(t_c, n-1, sqrt(n)(margin - |m|)/sd) + nct.sf(t_c, n-1, sqrt(n)(margin + |m|)/sd)
+    - 1, t_c = t_{1-alpha, n-1}; it is slightly conservative and tends to the textbook normal
+    formulas n = ((z_{1-alpha} + z_{1-beta/2}) sd / margin)^2 at m = 0 and
+    ((z_{1-alpha} + z_{1-beta}) sd / (margin - |m|))^2 for |m| well away from 0, without a switch
+    between them. Returns the smallest such integer n >= 2; inf when |m| >= margin; 2 when sd = 0.
+    """
+    if math.isnan(diff_mean) or math.isnan(diff_sd):
+        return math.nan
+    m, alpha = abs(diff_mean), 1.0 - confidence
+    if m >= margin:
+        return math.inf
+    if diff_sd == 0.0:
+        return 2.0
+    z = stats.norm.ppf(1.0 - alpha) + stats.norm.ppf(1.0 - (1.0 - power) / 2.0)
+    start = (z * diff_sd / (margin - m)) ** 2  # the normal formula at m = 0: a starting point
+
+    def power_at(n: int) -> float:
+        tc = stats.t.ppf(1.0 - alpha, n - 1)
+        nc = math.sqrt(n) / diff_sd
+        sf = stats.nct.sf(tc, n - 1, [nc * (margin - m), nc * (margin + m)])
+        return float(sf[0] + sf[1] - 1.0)
+
+    return _smallest_n(power_at, start, power)

@@ -1,20 +1,19 @@
 """MLflow: where runs go, what identifies them, and how a run is logged.
 
-One experiment holds the study. Each (variant, seed) is one run, a child of a parent run
-per variant group (same variant, data and training config), which the UI shows nested.
-Runs are written with an explicit :class:`MlflowClient` (never the fluent "active run"),
-so nothing leaks between the jobs of a Hydra sweep, and a run that fails while being logged
-is ended FAILED. A run's identity (``bnstudy.run_key``) is a hash of its resolved config and
-seed: a FINISHED run with the same key is reused instead of trained again.
+Each study has its own experiment, ``bnstudy/<study>``. Each (condition, seed) is one run, a
+child of one parent run per condition, which the UI shows nested; the ``condition`` tag
+groups a condition's seeds in the UI. Runs are written with an explicit
+:class:`MlflowClient` (never the fluent "active run"), so nothing leaks between the jobs of a
+Hydra sweep, and a run that fails while being logged is ended FAILED. A run's identity
+(``bnstudy.run_key``) is a hash of its condition's resolved config and its seed
+(:mod:`bnstudy.studies`): a FINISHED run with the same key is reused instead of trained again.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import math
 import os
 import socket
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,15 +23,21 @@ import mlflow
 from filelock import FileLock
 from mlflow.entities import Metric, Param, RunStatus
 from mlflow.tracking import MlflowClient
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-import bnstudy
 from bnstudy.config import ConfigError
-from bnstudy.paths import default_tracking_uri
+from bnstudy.paths import default_tracking_uri, lock_dir
 
 KEY_TAG = "bnstudy.run_key"
-GROUP_TAG = "bnstudy.group_key"
+GROUP_TAG = "bnstudy.condition_key"
 ROLE_TAG = "bnstudy.role"
+CONDITION_TAG = "condition"
+DIVERGED_TAG = "diverged"
+
+
+def experiment_name(study: str) -> str:
+    """The MLflow experiment of a study."""
+    return f"bnstudy/{study}"
 
 
 def resolve_uri(cfg: DictConfig) -> str:
@@ -69,28 +74,16 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
         )
 
 
-def identity(cfg: DictConfig, variant: str, seed: int | None) -> tuple[str, dict]:
-    """(sha256 key, the dict it hashes): what makes a run the same run.
-
-    ``seed=None`` gives the key of the variant group (the parent run).
-    """
-    ident = {
-        "variant": variant,
-        "model": OmegaConf.to_container(cfg.variants[variant], resolve=True),
-        "data": {k: v for k, v in OmegaConf.to_container(cfg.data).items() if k != "path"},
-        "train": OmegaConf.to_container(cfg.train, resolve=True),
-        "seed": seed,
-        "version": bnstudy.__version__,
-    }
-    digest = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
-    return digest, ident
-
-
 def flat_params(ident: dict) -> dict[str, str]:
-    """Flatten a run's identity dict into MLflow params (``train.epochs`` -> ``100``)."""
+    """Flatten a run's identity dict into MLflow params (``train.epochs`` -> ``100``).
+
+    A model without BN logs no ``model.bn.*`` params: it has no BN to configure.
+    """
     out: dict[str, str] = {}
 
     def walk(prefix: str, node) -> None:
+        if prefix == "model.bn" and ident.get("model", {}).get("placement") == "none":
+            return
         if isinstance(node, dict):
             for k, v in node.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
@@ -123,7 +116,7 @@ class Tracker:
 
     @classmethod
     def open(cls, cfg: DictConfig) -> Tracker:
-        """Connect (checking reachability first) and get or create the experiment.
+        """Connect (checking reachability first) and get or create the study's experiment.
 
         For SQLite the store is created under a file lock, so parallel jobs don't race on
         schema migration, and artifacts go to ``mlartifacts/`` beside the database file.
@@ -131,7 +124,7 @@ class Tracker:
         uri = resolve_uri(cfg)
         _check_reachable(uri)
         mlflow.set_tracking_uri(uri)
-        name = cfg.tracking.experiment
+        name = experiment_name(cfg.study.name)
         if uri.startswith("sqlite:///"):
             db = Path(uri.removeprefix("sqlite:///"))
             # Creating the client creates (and migrates) the database: one process at a time.
@@ -165,9 +158,9 @@ class Tracker:
                 retry(self.client.set_terminated, run.info.run_id, "KILLED")
         return found
 
-    def parent(self, group_key: str, variant: str, tags: dict[str, str]) -> str:
-        """The parent run id of a variant group, created on first use."""
-        with FileLock(str(_lock_dir() / f"{group_key}.lock"), timeout=120):
+    def parent(self, group_key: str, name: str, tags: dict[str, str]) -> str:
+        """The parent run id of a condition, created on first use."""
+        with FileLock(str(lock_dir() / f"{group_key}.lock"), timeout=120):
             runs = self._search(
                 f"tags.`{GROUP_TAG}` = '{group_key}' and tags.`{ROLE_TAG}` = 'parent'"
             )
@@ -176,8 +169,8 @@ class Tracker:
             run = retry(
                 self.client.create_run,
                 self.experiment_id,
-                run_name=variant,
-                tags={**tags, GROUP_TAG: group_key, ROLE_TAG: "parent", "variant": variant},
+                run_name=name,
+                tags={**tags, GROUP_TAG: group_key, ROLE_TAG: "parent"},
             )
             retry(self.client.set_terminated, run.info.run_id, "FINISHED")
             return run.info.run_id
@@ -191,11 +184,14 @@ class Tracker:
         tags: dict[str, str],
         history: dict,
         final: dict[str, float],
+        times: list[float] | None,
         artifacts: Path | None,
     ) -> str:
-        """Create one FINISHED run with params, per-epoch metrics (step = epoch, 1-based),
-        ``final`` metrics (at the last step) and the files in the folder ``artifacts``; on any
-        error the run is ended FAILED and the error re-raised."""
+        """Create one FINISHED run with params, per-epoch metrics (step = epoch, 1-based; only
+        finite values: a diverged run's curves stop where it diverged), ``final`` metrics (at
+        the last step) and the files in the folder ``artifacts``. ``times`` are the epochs' end
+        times (seconds since the epoch), the metrics' timestamps. On any error the run is ended
+        FAILED and the error re-raised."""
         run = retry(
             self.client.create_run,
             self.experiment_id,
@@ -204,14 +200,20 @@ class Tracker:
         )
         run_id = run.info.run_id
         try:
-            now = int(time.time() * 1000)
+            last = max(len(v) for v in history.values())
+            now = time.time()
+            stamps = [int(1000 * t) for t in (times or [now] * last)]
             metrics = [
-                Metric(name, float(v), now, epoch + 1)
+                Metric(name, float(v), stamps[epoch], epoch + 1)
                 for name, values in history.items()
                 for epoch, v in enumerate(values)
+                if math.isfinite(v)
             ]
-            last = max(len(v) for v in history.values())
-            metrics += [Metric(name, float(v), now, last) for name, v in final.items()]
+            metrics += [
+                Metric(name, float(v), stamps[-1], last)
+                for name, v in final.items()
+                if math.isfinite(v)
+            ]
             ps = [Param(k, v[:6000]) for k, v in params.items()]
             for i in range(0, max(len(metrics), 1), 1000):
                 retry(
@@ -229,16 +231,14 @@ class Tracker:
         retry(self.client.set_terminated, run_id, "FINISHED")
         return run_id
 
-    def history(self, run_id: str, names: tuple[str, ...]) -> dict:
-        """Per-epoch values of ``names`` for a run, ordered by step: name -> list[float]."""
+    def history(self, run_id: str, names: tuple[str, ...], epochs: int) -> dict:
+        """Per-epoch values of ``names`` for a run: name -> list[float] of length ``epochs``
+        (nan where nothing was logged: after a divergence)."""
         out = {}
         for name in names:
-            points = retry(self.client.get_metric_history, run_id, name)
-            out[name] = [m.value for m in sorted(points, key=lambda m: m.step)]
+            values = [math.nan] * epochs
+            for m in retry(self.client.get_metric_history, run_id, name):
+                if 1 <= m.step <= epochs:
+                    values[m.step - 1] = m.value
+            out[name] = values
         return out
-
-
-def _lock_dir() -> Path:
-    d = Path(tempfile.gettempdir()) / "bnstudy-locks"
-    d.mkdir(exist_ok=True)
-    return d

@@ -1,15 +1,18 @@
-"""``train_study``: the one training function behind both the Hydra app and the DVC stage.
+"""``train_study``: the one training function behind the Hydra app, the DVC stage and
+``bnstudy study``.
 
-For each variant and a list of seeds it reuses the FINISHED MLflow runs that already exist
+For each condition and a list of seeds it reuses the FINISHED MLflow runs that already exist
 for the same identity, trains the others with the configured engine, and logs each new run.
-All variants share one process (one TensorFlow import); while one variant trains, the runs
-of the previous one are logged by a background thread.
+All conditions share one process (one TensorFlow import); while one condition trains, the
+runs of the previous one are logged by a background thread, which does only MLflow and file
+I/O (no Keras, no matplotlib), so it cannot disturb the training thread's random state.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,185 +20,220 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from bnstudy.data import Dataset, load_dataset
-from bnstudy.engines.common import FINAL_METRICS, METRICS, TrainResult
-from bnstudy.plots import RunCurve
+from bnstudy.data import Dataset, build_dataset, dataset_file, load_dataset
+from bnstudy.engines.common import TrainResult
+from bnstudy.metrics import FINAL_METRICS, METRICS
 from bnstudy.progress import Progress
-from bnstudy.results import RunRecord, history_frame
-from bnstudy.tracking import KEY_TAG, Tracker, flat_params, identity
+from bnstudy.results import RunRecord, divergence, history_frame
+from bnstudy.studies import Condition
+from bnstudy.tracking import (
+    CONDITION_TAG,
+    DIVERGED_TAG,
+    GROUP_TAG,
+    KEY_TAG,
+    Tracker,
+    flat_params,
+)
 
 
-def run_config(cfg: DictConfig, variant: str, seed: int) -> DictConfig:
-    """The config of a single run: ``cfg`` with ``variant`` and ``seed`` set."""
-    run_cfg = cfg.copy()
-    run_cfg.variant, run_cfg.seed = variant, seed
-    return run_cfg
+def run_name(condition: str, seed: int) -> str:
+    """What the MLflow UI shows for a run: ``bn_after · s07``."""
+    return f"{condition} · s{seed:02d}"
 
 
-#: What each run stores in MLflow besides params and metrics.
-ARTIFACTS = ("config.yaml", "history.csv", "learning_curve.png", "model.keras")
-
-
-def train_runs(
-    cfg: DictConfig, variant: str, seeds: list[int], stage: str, ds: Dataset | None = None
-) -> list[RunRecord]:
-    """Train (or reuse) every seed of one variant; one record per seed, in order."""
-    return train_study(cfg, [variant], seeds, stage, ds)[variant]
+def study_datasets(
+    study: str, conds: list[Condition], build_missing: bool = False
+) -> dict[str, Dataset]:
+    """Each condition's dataset by condition name, read from ``data/<study>/`` (the data
+    stage's output); ``build_missing`` builds absent files in memory instead (the Hydra app)."""
+    out, cache = {}, {}
+    for c in conds:
+        path = dataset_file(study, c.data)
+        if path not in cache:
+            missing = build_missing and not path.exists()
+            cache[path] = build_dataset(c.data) if missing else load_dataset(path)
+        out[c.name] = cache[path]
+    return out
 
 
 def train_study(
     cfg: DictConfig,
-    variants: list[str],
+    conds: list[Condition],
     seeds: list[int],
     stage: str,
-    ds: Dataset | None = None,
+    datasets: dict[str, Dataset] | None = None,
 ) -> dict[str, list[RunRecord]]:
-    """Train (or reuse) every seed of every variant: variant -> one record per seed, in order.
+    """Train (or reuse) every seed of every condition: name -> one record per seed, in order.
 
     A FINISHED run with the same identity is reused (``tracking.resume``); the others are
-    trained together by ``train.engine``, one variant at a time, and published as MLflow
-    runs, children of their variant group's parent run.
+    trained together by ``train.engine``, one condition at a time, and published as MLflow
+    runs, children of their condition's parent run, in the study's experiment.
     """
-    ds = ds if ds is not None else load_dataset(cfg.data.path)
+    datasets = datasets or study_datasets(cfg.study.name, conds)
     tracker = Tracker.open(cfg)
     done: dict[str, dict[int, RunRecord]] = {}
     todo: dict[str, list[int]] = {}
-    for variant in variants:
-        done[variant], todo[variant] = _reusable(cfg, variant, seeds, tracker)
+    for c in conds:
+        done[c.name], todo[c.name] = _reusable(cfg, c, seeds, tracker, datasets[c.name])
     pending: list[tuple[str, Future]] = []
-    # One logging thread: a variant's runs are written while the next variant trains.
+    # One logging thread: a condition's runs are written while the next condition trains.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-log") as logger:
-        for variant in variants:
-            if not todo[variant]:
+        for c in conds:
+            if not todo[c.name]:
                 continue
             _raise_failed(pending)
-            result, model = _train(cfg, variant, todo[variant], ds)
-            job = logger.submit(_log_runs, cfg, variant, result, model, stage, ds, tracker)
-            pending.append((variant, job))
-        for variant, job in pending:
-            done[variant].update(job.result())
-    return {v: [done[v][s] for s in seeds] for v in variants}
+            ds = datasets[c.name]
+            result, started = _train(c, todo[c.name], ds), time.time()
+            job = logger.submit(_log_runs, cfg, c, result, stage, ds, tracker, started)
+            pending.append((c.name, job))
+        for name, job in pending:
+            done[name].update(job.result())
+    return {c.name: [done[c.name][s] for s in seeds] for c in conds}
 
 
 def _reusable(
-    cfg: DictConfig, variant: str, seeds: list[int], tracker: Tracker
+    cfg: DictConfig, cond: Condition, seeds: list[int], tracker: Tracker, ds: Dataset
 ) -> tuple[dict[int, RunRecord], list[int]]:
-    """(records of the seeds with a FINISHED run to reuse, the seeds still to train)."""
+    """(records of the seeds with a FINISHED run to reuse, the seeds still to train).
+
+    A reused run's divergence is judged again with the study's current rule."""
     records: dict[int, RunRecord] = {}
     todo: list[int] = []
     for seed in seeds:
-        run = tracker.finished(identity(cfg, variant, seed)[0]) if cfg.tracking.resume else None
+        key = cond.run_key(seed)
+        run = tracker.finished(key) if cfg.tracking.resume else None
         if run is None:
             todo.append(seed)
             continue
+        history = tracker.history(run.info.run_id, METRICS, cond.train.epochs)
+        final = {m: run.data.metrics.get(m, float("nan")) for m in FINAL_METRICS}
         records[seed] = RunRecord(
-            variant,
+            cond.name,
             seed,
+            key,
             run.info.run_id,
-            tracker.history(run.info.run_id, METRICS),
-            {m: run.data.metrics[m] for m in FINAL_METRICS},
+            history,
+            final,
             reused=True,
+            diverged_epoch=_divergence(cfg, history, final, ds),
         )
     if records:
         print(
-            f"{variant}: reusing {len(records)} finished run(s) from {tracker.uri}", file=sys.stderr
+            f"{cond.name}: reusing {len(records)} finished run(s) from {tracker.uri}",
+            file=sys.stderr,
         )
     return records, todo
 
 
+def _divergence(cfg: DictConfig, history: dict, final: dict, ds: Dataset) -> float:
+    return divergence(history, final, ds.chance(), cfg.study.chance_margin, ds.chance_loss())
+
+
 def _raise_failed(pending: list[tuple[str, Future]]) -> None:
-    """Stop before training more if logging an earlier variant has already failed."""
+    """Stop before training more if logging an earlier condition has already failed."""
     for _, job in pending:
         if job.done() and job.exception() is not None:
             raise job.exception()
 
 
-def _train(cfg: DictConfig, variant: str, seeds: list[int], ds: Dataset):
-    """Train ``seeds`` of ``variant`` with the configured engine: (result, a Keras model of the
-    variant to save each seed's weights in)."""
+def _train(cond: Condition, seeds: list[int], ds: Dataset) -> TrainResult:
+    """Train ``seeds`` of ``cond`` with its configured engine."""
     import tensorflow as tf
 
     from bnstudy.engines import train_engine
-    from bnstudy.models import build_model, compile_model
 
     tf.config.experimental.enable_op_determinism()
-    engine, variant_cfg = cfg.train.engine, cfg.variants[variant]
-    label = f"{variant} [{engine}] seeds {_span(seeds)}"
-    with Progress(label, len(seeds), cfg.train.epochs) as bar:
-        result = train_engine(engine, variant_cfg, cfg.train, ds, seeds, bar)
-    # Built here, not in the logging thread: building seeds Keras's global random state.
-    model = compile_model(
-        build_model(variant_cfg, seeds[0]), cfg.train.learning_rate, cfg.train.momentum
-    )
-    return result, model
+    engine = cond.train.engine
+    label = f"{cond.name} [{engine}] seeds {_span(seeds)}"
+    with Progress(label, len(seeds), cond.train.epochs) as bar:
+        return train_engine(engine, cond.model, cond.train, ds, seeds, bar)
 
 
 def _log_runs(
     cfg: DictConfig,
-    variant: str,
+    cond: Condition,
     result: TrainResult,
-    model,
     stage: str,
     ds: Dataset,
     tracker: Tracker,
+    finished_at: float,
 ) -> dict[int, RunRecord]:
-    """Log one MLflow run per trained seed, with its artifacts: seed -> record."""
+    """Log one MLflow run per trained seed, with its artifacts: seed -> record.
+
+    Runs only MLflow and file I/O: it is called on the logging thread.
+    """
     from bnstudy.provenance import provenance
 
     base_tags = {
         **provenance(),
-        "variant": variant,
+        "study": cfg.study.name,
+        CONDITION_TAG: cond.name,
+        GROUP_TAG: cond.key,
+        **{f"axis.{k}": v for k, v in cond.labels.items()},
         "dvc.stage": stage,
         "engine": result.engine,
         "data.sha256": ds.digest(),
     }
-    parent_id = tracker.parent(identity(cfg, variant, None)[0], variant, base_tags)
-    losses = np.concatenate([result.history["loss"], result.history["val_loss"]])
-    curve = RunCurve(cfg.train.epochs, float(np.nanmax(losses[np.isfinite(losses)], initial=1.0)))
+    parent_id = tracker.parent(cond.key, cond.name, base_tags)
+    start = finished_at - result.seconds
     records = {}
     with tempfile.TemporaryDirectory(prefix="bnstudy-") as tmp:
         for i, seed in enumerate(result.seeds):
-            key, ident = identity(cfg, variant, seed)
+            history = {m: result.history[m][i].tolist() for m in METRICS}
+            final = {m: float(result.final[m][i]) for m in FINAL_METRICS}
+            diverged = _divergence(cfg, history, final, ds)
             record = RunRecord(
-                variant,
+                cond.name,
                 seed,
+                cond.run_key(seed),
                 "",
-                {m: result.history[m][i].tolist() for m in METRICS},
-                {m: float(result.final[m][i]) for m in FINAL_METRICS},
+                history,
+                final,
                 reused=False,
+                diverged_epoch=diverged,
             )
             folder = Path(tmp) / str(seed)
-            _write_artifacts(
-                folder, run_config(cfg, variant, seed), record, model, result.seed_weights(i), curve
-            )
+            _write_artifacts(folder, cfg, cond, record, result.seed_weights(i))
+            times = (start + result.epoch_end[i]).tolist() if result.epoch_end is not None else None
             record.run_id = tracker.log_run(
-                run_name=f"{variant}-seed{seed}",
+                run_name=run_name(cond.name, seed),
                 parent_id=parent_id,
-                params=flat_params(ident),
-                tags={**base_tags, KEY_TAG: key, "seed": str(seed)},
-                history=record.history,
-                final=record.final,
+                params=flat_params(cond.identity(seed)),
+                tags={
+                    **base_tags,
+                    KEY_TAG: record.run_key,
+                    "seed": str(seed),
+                    DIVERGED_TAG: "false" if np.isnan(diverged) else f"epoch {int(diverged)}",
+                },
+                history=history,
+                final={**final, "train_seconds": result.seconds / len(result.seeds)},
+                times=times,
                 artifacts=folder,
             )
             records[seed] = record
-    curve.close()
-    tqdm.write(f"{variant}: logged {len(records)} run(s) to {tracker.uri}", file=sys.stderr)
+    tqdm.write(f"{cond.name}: logged {len(records)} run(s) to {tracker.uri}", file=sys.stderr)
     return records
 
 
 def _write_artifacts(
-    folder: Path, run_cfg: DictConfig, record: RunRecord, model, weights: dict, curve: RunCurve
+    folder: Path, cfg: DictConfig, cond: Condition, record: RunRecord, weights: dict
 ) -> None:
-    """The resolved config, per-epoch history CSV, learning-curve PNG and trained model."""
-    from bnstudy.models import set_model_weights
-
+    """The run's resolved config, per-epoch history CSV and trained weights (npz; load a
+    Keras model from them with :func:`bnstudy.models.load_run_model`)."""
     folder.mkdir(parents=True)
-    OmegaConf.save(run_cfg, folder / "config.yaml")
-    history_frame([record]).drop(columns="run_id").to_csv(folder / "history.csv", index=False)
-    curve.save(
-        record.history, f"{record.variant}, seed {record.seed}", folder / "learning_curve.png"
+    run_cfg = OmegaConf.create(
+        {
+            "study": cfg.study.name,
+            "condition": cond.name,
+            "seed": record.seed,
+            "model": cond.model,
+            "data": cond.data,
+            "train": cond.train,
+        }
     )
-    set_model_weights(model, weights).save(folder / "model.keras")
+    OmegaConf.save(run_cfg, folder / "config.yaml")
+    history_frame([record]).to_csv(folder / "history.csv", index=False)
+    np.savez(folder / "weights.npz", **weights)
 
 
 def _span(seeds: list[int]) -> str:

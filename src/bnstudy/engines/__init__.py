@@ -1,6 +1,6 @@
 """Training engines: ``keras`` (one model.fit per run) and ``vectorized`` (all seeds at once).
 
-Both take (variant config, train config, dataset, seeds, progress) and return a
+Both take (model config, train config, dataset, seeds, progress) and return a
 :class:`~bnstudy.engines.common.TrainResult` with the same per-seed histories and weights.
 """
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def train_engine(
     name: str,
-    variant: DictConfig,
+    model: DictConfig,
     train: DictConfig,
     ds: Dataset,
     seeds: list[int],
@@ -28,9 +28,9 @@ def train_engine(
     if name == "keras":
         from bnstudy.engines.keras_fit import train_keras
 
-        return train_keras(variant, train, ds, seeds, progress)
+        return train_keras(model, train, ds, seeds, progress)
     if name == "vectorized":
         from bnstudy.engines.vectorized import train_vectorized
 
-        return train_vectorized(variant, train, ds, seeds, progress)
+        return train_vectorized(model, train, ds, seeds, progress)
     raise ValueError(f"train.engine: {name!r} is not one of keras, vectorized")

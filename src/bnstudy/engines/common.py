@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: Per-epoch metrics, as Keras ``fit`` names them: train (running mean over the epoch's
-#: batches, BN in training mode) and validation = test split (inference mode).
-METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
-#: After training: the model evaluated on the training set (inference mode).
-FINAL_METRICS = ("train_loss", "train_accuracy")
+from bnstudy.metrics import FINAL_METRICS, METRICS
+
+__all__ = ["FINAL_METRICS", "METRICS", "TrainResult", "batch_orders"]
 
 
 def batch_orders(seed: int, epochs: int, n: int) -> np.ndarray:
@@ -26,12 +24,13 @@ def batch_orders(seed: int, epochs: int, n: int) -> np.ndarray:
 
 @dataclass
 class TrainResult:
-    """Per-seed outcome of training one variant.
+    """Per-seed outcome of training one condition.
 
     history: metric name (see METRICS) -> float array (n_seeds, epochs)
     weights: ``layer/weight`` name -> float32 array (n_seeds, *weight_shape)
     final: FINAL_METRICS name -> (n_seeds,): the trained model evaluated (inference mode,
         moving BN statistics) on the training set, as the article's ``model.evaluate`` does
+    epoch_end: (n_seeds, epochs) seconds from the start of training to the end of each epoch
     """
 
     seeds: list[int]
@@ -40,6 +39,7 @@ class TrainResult:
     engine: str
     seconds: float
     final: dict[str, np.ndarray] = field(default_factory=dict)
+    epoch_end: np.ndarray | None = None
 
     def seed_weights(self, i: int) -> dict[str, np.ndarray]:
         """Weights of the i-th seed, in the shapes of the Keras model."""

@@ -17,7 +17,7 @@ from bnstudy.models import build_model, compile_model, model_weights
 
 def _epoch_batches(ds: Dataset, orders: np.ndarray, batch_size: int) -> tf.data.Dataset:
     """Every epoch's batches in ``orders`` (epochs, n) order, one after another."""
-    x = ds.x_train[orders]  # (epochs, n, 2)
+    x = ds.x_train[orders]  # (epochs, n, features)
     y = ds.y_train[orders]  # (epochs, n)
     per_epoch = tf.data.Dataset.from_tensor_slices((x, y))
     return per_epoch.flat_map(
@@ -26,7 +26,12 @@ def _epoch_batches(ds: Dataset, orders: np.ndarray, batch_size: int) -> tf.data.
 
 
 def fit_one(
-    variant: DictConfig, train: DictConfig, ds: Dataset, seed: int, orders: np.ndarray | None = None
+    model_cfg: DictConfig,
+    train: DictConfig,
+    ds: Dataset,
+    seed: int,
+    orders: np.ndarray | None = None,
+    callbacks: list | None = None,
 ) -> tuple[keras.Model, dict[str, np.ndarray]]:
     """Train one seed with ``model.fit``; returns the model and its history.
 
@@ -36,7 +41,9 @@ def fit_one(
     n = len(ds.x_train)
     if orders is None:
         orders = batch_orders(seed, train.epochs, n)
-    model = compile_model(build_model(variant, seed), train.learning_rate, train.momentum)
+    model = compile_model(
+        build_model(model_cfg, seed, ds.x_train.shape[1]), train.learning_rate, train.momentum
+    )
     steps = -(-n // train.batch_size)
     hist = model.fit(
         _epoch_batches(ds, orders, train.batch_size),
@@ -46,12 +53,24 @@ def fit_one(
         validation_batch_size=train.batch_size,
         shuffle=False,
         verbose=0,
+        callbacks=callbacks,
     )
     return model, {m: np.asarray(hist.history[m], dtype=np.float64) for m in METRICS}
 
 
+class _EpochClock(keras.callbacks.Callback):
+    """Seconds from ``start`` to the end of each epoch."""
+
+    def __init__(self, start: float):
+        super().__init__()
+        self.start, self.ends = start, []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.ends.append(time.perf_counter() - self.start)
+
+
 def train_keras(
-    variant: DictConfig,
+    model_cfg: DictConfig,
     train: DictConfig,
     ds: Dataset,
     seeds: list[int],
@@ -59,9 +78,9 @@ def train_keras(
 ) -> TrainResult:
     """Train each seed in turn with :func:`fit_one`; ``progress(epochs)`` after each seed."""
     start = time.perf_counter()
-    histories, weights, finals = [], [], []
+    histories, weights, finals, clock = [], [], [], _EpochClock(start)
     for seed in seeds:
-        model, hist = fit_one(variant, train, ds, seed)
+        model, hist = fit_one(model_cfg, train, ds, seed, callbacks=[clock])
         histories.append(hist)
         weights.append(model_weights(model))
         loss, acc = model.evaluate(ds.x_train, ds.y_train, batch_size=train.batch_size, verbose=0)
@@ -76,4 +95,5 @@ def train_keras(
         engine="keras",
         seconds=time.perf_counter() - start,
         final={m: np.array([f[m] for f in finals], dtype=np.float64) for m in FINAL_METRICS},
+        epoch_end=np.array(clock.ends).reshape(len(seeds), train.epochs),
     )

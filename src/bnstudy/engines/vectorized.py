@@ -1,4 +1,4 @@
-"""The vectorized engine: all seeds of a variant trained together in one XLA-compiled step.
+"""The vectorized engine: all seeds of a condition trained together in one XLA-compiled step.
 
 Every seed keeps what an independent Keras run has: its initial weights (taken from the Keras
 model built for that seed), its batch order (:func:`batch_orders`), its BN batch statistics and
@@ -27,19 +27,21 @@ STATS = ("bn/moving_mean", "bn/moving_variance")
 SLOT_PERIOD = 32
 
 
-def stacked_initial_weights(variant: DictConfig, seeds: list[int]) -> dict[str, np.ndarray]:
+def stacked_initial_weights(
+    model: DictConfig, seeds: list[int], n_features: int = 2
+) -> dict[str, np.ndarray]:
     """Keras's initial weights for each seed, stacked: name -> (S, *shape)."""
-    per_seed = [initial_weights(variant, s) for s in seeds]
+    per_seed = [initial_weights(model, s, n_features) for s in seeds]
     return {k: np.stack([w[k] for w in per_seed]) for k in per_seed[0]}
 
 
 class _Net:
     """Forward pass of S stacked MLPs; ``params`` maps weight names to (S, ...) tensors."""
 
-    def __init__(self, variant: DictConfig):
-        self.placement = variant.placement
-        self.momentum = float(variant.bn.momentum)
-        self.epsilon = float(variant.bn.epsilon)
+    def __init__(self, model: DictConfig):
+        self.placement = model.placement
+        self.momentum = float(model.bn.momentum)
+        self.epsilon = float(model.bn.epsilon)
 
     def _bn(self, h, p, stats, training):
         if training:
@@ -58,7 +60,7 @@ class _Net:
         return out, new_stats
 
     def __call__(self, p, stats, x, training):
-        """x: (S, B, 2) -> (logits (S, B), new moving stats)."""
+        """x: (S, B, features) -> (logits (S, B), new moving stats)."""
         h = x
         if self.placement == "input":
             h, stats = self._bn(h, p, stats, training)
@@ -79,8 +81,8 @@ def _loss_and_correct(logits, y):
     return loss, correct
 
 
-def _make_epoch_fn(variant: DictConfig, train: DictConfig, n: int):
-    net = _Net(variant)
+def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int):
+    net = _Net(model)
     bs, lr, mom = int(train.batch_size), float(train.learning_rate), float(train.momentum)
     xla = bool(train.xla)
     n_full, tail = divmod(n, bs)
@@ -122,7 +124,7 @@ def _make_epoch_fn(variant: DictConfig, train: DictConfig, n: int):
     def evaluate(p, stats, x, y):
         """Inference-mode loss and accuracy of every seed on (x, y); (S,) each."""
         n_seeds = tf.shape(p["hidden/kernel"])[0]
-        xt = tf.broadcast_to(x[None], [n_seeds, tf.shape(x)[0], 2])
+        xt = tf.broadcast_to(x[None], [n_seeds, tf.shape(x)[0], tf.shape(x)[1]])
         yt = tf.broadcast_to(y[None], [n_seeds, tf.shape(y)[0]])
         logits, _ = net(p, stats, xt, training=False)
         loss, correct = _loss_and_correct(logits, yt)
@@ -155,37 +157,38 @@ def seed_slots(seeds: list[int], period: int = SLOT_PERIOD) -> tuple[np.ndarray,
 
 
 def train_vectorized(
-    variant: DictConfig,
+    model: DictConfig,
     train: DictConfig,
     ds: Dataset,
     seeds: list[int],
     progress: Callable[[int], None] | None = None,
 ) -> TrainResult:
-    """Train all ``seeds`` of ``variant`` at once; ``progress(len(seeds))`` after each epoch.
+    """Train all ``seeds`` of a model config at once; ``progress(len(seeds))`` after each epoch.
 
     A seed's result is bit-identical whichever other seeds are trained with it (see
     :func:`seed_slots`).
     """
     start = time.perf_counter()
     slot_of, filler = seed_slots(list(seeds))
-    weights0 = stacked_initial_weights(variant, list(seeds))
+    weights0 = stacked_initial_weights(model, list(seeds), ds.x_train.shape[1])
     slots0 = {k: w[filler] for k, w in weights0.items()}
     n = len(ds.x_train)
     orders = np.stack([batch_orders(s, train.epochs, n) for s in seeds], axis=1)  # (E, S, n)
     orders = orders[:, filler]  # (E, n_slots, n)
     p = {k: tf.constant(slots0[k]) for k in TRAINABLE if k in slots0}
     v = {k: tf.zeros_like(t) for k, t in p.items()}
-    if variant.placement == "none":
+    if model.placement == "none":
         stats = (tf.zeros([len(filler), 1]), tf.zeros([len(filler), 1]))
     else:
         stats = tuple(tf.constant(slots0[k]) for k in STATS)
-    epoch, evaluate = _make_epoch_fn(variant, train, n)
+    epoch, evaluate = _make_epoch_fn(model, train, n)
     data = [tf.constant(a) for a in (ds.x_train, ds.y_train)]
     test = [tf.constant(a) for a in (ds.x_test, ds.y_test)]
-    rows = []
+    rows, ends = [], []
     for e in range(train.epochs):
         p, v, stats, metrics = epoch(p, v, stats, *data, tf.constant(orders[e]), *test)
         rows.append(metrics.numpy()[:, slot_of])
+        ends.append(time.perf_counter() - start)
         if progress:
             progress(len(seeds))
     hist = np.stack(rows, axis=2).astype(np.float64)  # (4, S, E)
@@ -193,7 +196,7 @@ def train_vectorized(
         t.numpy()[slot_of].astype(np.float64) for t in evaluate(p, stats, *data)
     )
     trained = {k: t.numpy() for k, t in p.items()}
-    if variant.placement != "none":
+    if model.placement != "none":
         trained.update(zip(STATS, (s.numpy() for s in stats), strict=True))
     return TrainResult(
         seeds=list(seeds),
@@ -202,4 +205,5 @@ def train_vectorized(
         engine="vectorized",
         seconds=time.perf_counter() - start,
         final={"train_loss": train_loss, "train_accuracy": train_acc},
+        epoch_end=np.tile(np.array(ends), (len(seeds), 1)),
     )

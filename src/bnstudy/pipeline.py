@@ -1,0 +1,73 @@
+"""The stages of one study, as functions: data -> train -> analyze -> report, then the ledger.
+
+The DVC stages (``bnstudy data|train|analyze|report <study>``, reading params.yaml) and
+``bnstudy study <name>`` (composing conf/ directly) call these same functions.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from bnstudy.paths import REPORTS_DIR, RESULTS_DIR
+from bnstudy.studies import conditions
+
+
+def build_data(cfg: DictConfig) -> list[str]:
+    """Write every distinct dataset of the study's conditions to data/<study>/; returns lines
+    describing them."""
+    from bnstudy.data import build_dataset, dataset_file, save_dataset
+
+    lines, seen = [], set()
+    for c in conditions(cfg):
+        path = dataset_file(cfg.study.name, c.data)
+        if path in seen:
+            continue
+        seen.add(path)
+        ds = build_dataset(c.data)
+        save_dataset(ds, path)
+        lines.append(
+            f"wrote {path} ({len(ds.x_train)} train, {len(ds.x_test)} test rows, "
+            f"sha256 {ds.digest()[:12]})"
+        )
+    return lines
+
+
+def train(cfg: DictConfig, stage: str = "train") -> None:
+    """Train (or reuse) every run of the study; write results/<study>/."""
+    from bnstudy.results import write_results
+    from bnstudy.train import train_study
+
+    records = train_study(cfg, conditions(cfg), list(cfg.study.seeds), stage=stage)
+    write_results([r for recs in records.values() for r in recs], RESULTS_DIR / cfg.study.name)
+
+
+def analyze(cfg: DictConfig) -> None:
+    """results/<study>/ -> reports/<study>/ tables and reports/claims/<study>.csv."""
+    from bnstudy.aggregate import aggregate
+
+    aggregate(cfg, conditions(cfg))
+
+
+def report(cfg: DictConfig) -> None:
+    """reports/<study>/ tables -> figures and report.md."""
+    from bnstudy.report import build_report
+
+    build_report(cfg, conditions(cfg))
+
+
+def ledger(ledger_cfg: DictConfig, studies: list[str]) -> None:
+    """reports/claims/<study>.csv of ``studies`` -> reports/claims.{md,csv}."""
+    from bnstudy.ledger import build_ledger
+    from bnstudy.paths import CLAIMS_DIR
+
+    build_ledger(ledger_cfg, [s for s in studies if (CLAIMS_DIR / f"{s}.csv").exists()])
+
+
+def run_study(cfg: DictConfig) -> None:
+    """Every stage of one study, in order (``bnstudy study <name>``)."""
+    for line in build_data(cfg):
+        print(line)
+    train(cfg, stage="study")
+    analyze(cfg)
+    report(cfg)
+    print(f"report: {REPORTS_DIR / cfg.study.name / 'report.md'}")

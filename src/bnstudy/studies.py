@@ -1,0 +1,178 @@
+"""A study's conditions: the product of its axes, each a named, keyed training setup.
+
+A condition is one point of the study's axes: the study's model/data/train with the axis
+values merged in. Its key is a hash of everything that makes its runs (model, data, training,
+package version); a run is a condition and a seed. Everything downstream (MLflow tags and
+resume, results, tables, figures, claims) is keyed on conditions, never on hard-coded names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+import bnstudy
+from bnstudy.config import ConfigError, DataConfig, ModelConfig, TrainConfig, check_run, structured
+
+PARTS = ("model", "data", "train")
+
+
+def digest(obj: object, n: int = 16) -> str:
+    """The first ``n`` hex digits of sha256 over ``obj`` as sorted JSON."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One point of a study's axes.
+
+    name: its axis labels joined by spaces ("bn_after momentum=0.0"); labels: axis -> label;
+    model, data, train: the resolved configs its runs train with.
+    """
+
+    name: str
+    labels: dict[str, str]
+    model: DictConfig = field(compare=False)
+    data: DictConfig = field(compare=False)
+    train: DictConfig = field(compare=False)
+
+    def identity(self, seed: int | None = None) -> dict:
+        """What makes a run the same run (``seed=None``: the condition itself)."""
+        return {
+            "model": OmegaConf.to_container(self.model, resolve=True),
+            "data": OmegaConf.to_container(self.data, resolve=True),
+            "train": OmegaConf.to_container(self.train, resolve=True),
+            "seed": seed,
+            "version": bnstudy.__version__,
+        }
+
+    @property
+    def key(self) -> str:
+        """Stable hash of the condition's identity (16 hex digits)."""
+        return digest(self.identity())
+
+    def run_key(self, seed: int) -> str:
+        """Stable hash of one run's identity (16 hex digits)."""
+        return digest(self.identity(seed))
+
+
+def _axis_values(name: str, axis) -> list[tuple[str, dict]]:
+    """[(label, partial config)] of one axis, in order."""
+    where = f"study.axes.{name}"
+    if not isinstance(axis, DictConfig) or not len(axis):
+        raise ConfigError(f"{where}: expected a mapping of named values, or {{key:, values:}}")
+    if "key" in axis:
+        key, values = axis.get("key"), axis.get("values")
+        if not isinstance(key, str) or key.split(".")[0] not in PARTS or not values:
+            raise ConfigError(
+                f"{where}: expected key: <model|data|train>.<name> and a non-empty values list"
+            )
+        out = []
+        for v in values:
+            partial = OmegaConf.create()
+            OmegaConf.update(partial, key, v, force_add=True)
+            out.append((f"{name}={v}", OmegaConf.to_container(partial)))
+        return out
+    out = []
+    for label, partial in axis.items():
+        if not isinstance(partial, DictConfig) or set(partial) - set(PARTS):
+            raise ConfigError(
+                f"{where}.{label}: expected a partial config with keys among {', '.join(PARTS)}"
+            )
+        out.append((str(label), OmegaConf.to_container(partial)))
+    return out
+
+
+def make_condition(cfg: DictConfig, labels: dict[str, str], partials: list[dict]) -> Condition:
+    """The study's model/data/train with ``partials`` merged in, checked."""
+    name = " ".join(labels.values()) or "base"
+    parts = {}
+    for part, schema in zip(PARTS, (ModelConfig, DataConfig, TrainConfig), strict=True):
+        merged = [cfg[part], *(p[part] for p in partials if part in p)]
+        try:
+            parts[part] = structured(OmegaConf.merge(*merged), schema)
+        except OmegaConfBaseException as exc:
+            key = getattr(exc, "full_key", "") or ""
+            line = str(exc).splitlines()[0]
+            raise ConfigError(f"study.axes ({name}): {part}.{key}: {line}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"study.axes ({name}): {part}.{exc}") from None
+    check_run(parts["model"], parts["data"], parts["train"], where=f"study.axes ({name})")
+    return Condition(name, labels, **parts)
+
+
+def conditions(cfg: DictConfig) -> list[Condition]:
+    """Every condition of ``cfg.study``: the product of its axes, first axis slowest."""
+    axes = {name: _axis_values(name, axis) for name, axis in cfg.study.axes.items()}
+    out = []
+    for combo in itertools.product(*axes.values()):
+        labels = dict(zip(axes, (label for label, _ in combo), strict=True))
+        out.append(make_condition(cfg, labels, [partial for _, partial in combo]))
+    names = [c.name for c in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ConfigError(f"study.axes: condition names must be distinct (repeated: {dupes})")
+    return out
+
+
+def check_names(study: DictConfig, conds: list[Condition]) -> None:
+    """Every condition name that claims, published values and comparisons use must exist."""
+    names = [c.name for c in conds]
+    allowed = f"one of {', '.join(names)}"
+    for i, cl in enumerate(study.claims):
+        for field_ in ("a", "b", "condition"):
+            value = cl.get(field_)
+            if value is not None and value not in names:
+                raise ConfigError(
+                    f"study.claims[{i}] ({cl.id}).{field_}: {value!r} is not allowed; "
+                    f"expected {allowed}"
+                )
+    for cond, _values in study.published.items():
+        if cond not in names:
+            raise ConfigError(f"study.published.{cond}: not a condition; expected {allowed}")
+    for cl in study.claims:
+        if cl.kind == "published" and not any(cl.measure in v for v in study.published.values()):
+            raise ConfigError(
+                f"study.published: no {cl.measure} value for claim {cl.id} to compare with"
+            )
+    for i, comp in enumerate(study.comparisons):
+        labels = {c.labels.get(comp.axis) for c in conds} - {None}
+        if not labels:
+            raise ConfigError(f"study.comparisons[{i}].axis: {comp.axis!r} is not an axis")
+        for label in (x for pair in comp.pairs for x in pair):
+            if label not in labels:
+                raise ConfigError(
+                    f"study.comparisons[{i}].pairs: {label!r} is not a value of axis "
+                    f"{comp.axis!r} (one of {', '.join(sorted(labels))})"
+                )
+
+
+def by_name(conds: list[Condition], name: str) -> Condition:
+    """The condition called ``name``; a ConfigError lists the names that exist."""
+    for c in conds:
+        if c.name == name:
+            return c
+    raise ConfigError(
+        f"condition: {name!r} is not allowed; expected one of {', '.join(c.name for c in conds)}"
+    )
+
+
+def app_condition(cfg: DictConfig) -> Condition:
+    """What a single run of the Hydra app trains.
+
+    ``condition=<name>``: that condition of the study. Otherwise the composed model/data/train
+    themselves, named after the study condition they equal, or ``custom-<key>``.
+    """
+    conds = conditions(cfg)
+    if cfg.condition is not None:
+        return by_name(conds, cfg.condition)
+    base = make_condition(cfg, {}, [])
+    same = [c for c in conds if c.key == base.key]
+    if same:
+        return same[0]
+    return Condition(f"custom-{base.key[:8]}", {}, base.model, base.data, base.train)
