@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 # uv from PATH, else the uv package of python3 (installed with pip --user on first use).
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help setup params study studies test test-fast bench ui lint format clean
+.PHONY: help setup params study studies test test-fast bench bench-equivalence ui lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,8 +45,11 @@ test: setup ## run the test suite (tiny configs, temporary stores)
 test-fast: setup ## the tests that train no model
 	pytest -m "not slow"
 
-bench: setup ## benchmark the engines; writes reports/benchmark.{json,md}
+bench: setup ## benchmark (about 10 minutes); writes reports/benchmark.{json,md}
 	python -m bnstudy.bench
+
+bench-equivalence: setup ## keras fit vs vectorized over 30 seeds; writes reports/equivalence.{json,md}
+	python -m bnstudy.bench --only-equivalence
 
 ui: setup ## serve the MLflow UI on the study's store (http://127.0.0.1:5000)
 	mlflow server --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \

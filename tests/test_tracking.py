@@ -16,8 +16,6 @@ from bnstudy.tracking import KEY_TAG, Tracker, experiment_name, resolve_uri
 from bnstudy.train import train_study
 from tests.conftest import tiny_cfg
 
-ARTIFACTS = ("config.yaml", "history.csv", "weights.npz")
-
 
 def _runs(cfg, role="child"):
     client = MlflowClient(resolve_uri(cfg))
@@ -68,15 +66,19 @@ def test_train_runs_logs_real_runs(saved_data):
         )
         stamps = [m.timestamp for m in client.get_metric_history(run.info.run_id, "loss")]
         assert len(set(stamps)) == 3, "each epoch keeps its own time"
-        files = sorted(a.path for a in client.list_artifacts(run.info.run_id))
-        assert files == sorted(ARTIFACTS)
+        assert not client.list_artifacts(run.info.run_id)  # per run: params, tags, metrics
+    files = [a.path for a in client.list_artifacts(parent.info.run_id)]
+    assert sorted(files) == ["config.yaml", "weights"]
+    weights = [a.path for a in client.list_artifacts(parent.info.run_id, "weights")]
+    assert sorted(weights) == ["weights/s000.npz", "weights/s001.npz"]
     exp = client.get_experiment_by_name("bnstudy/placement")
     assert Path(exp.artifact_location[7:]) == Path(resolve_uri(cfg)[10:]).parent / "mlartifacts"
 
 
 @pytest.mark.slow
 def test_a_baseline_run_logs_no_bn_params_and_its_model_loads(saved_data):
-    from bnstudy.models import load_run_model, model_weights
+    from bnstudy.models import model_weights
+    from bnstudy.weights import load_run_model
 
     cfg = saved_data
     (rec,) = train_runs(cfg, "baseline", [0])
@@ -174,7 +176,6 @@ def test_a_run_that_fails_while_logging_ends_failed(cfg, tmp_path, monkeypatch):
             history={"loss": [1.0]},
             final={},
             times=None,
-            artifacts=tmp_path,
         )
     (run,) = tracker.client.search_runs([tracker.experiment_id])
     assert run.info.status == "FAILED"

@@ -185,13 +185,12 @@ class Tracker:
         history: dict,
         final: dict[str, float],
         times: list[float] | None,
-        artifacts: Path | None,
     ) -> str:
         """Create one FINISHED run with params, per-epoch metrics (step = epoch, 1-based; only
         finite values: a diverged run's curves stop where it diverged), ``final`` metrics (at
-        the last step) and the files in the folder ``artifacts``. ``times`` are the epochs' end
-        times (seconds since the epoch), the metrics' timestamps. On any error the run is ended
-        FAILED and the error re-raised."""
+        the last step), in one request. ``times`` are the epochs' end times (seconds since the
+        epoch), the metrics' timestamps. On any error the run is ended FAILED and the error
+        re-raised."""
         run = retry(
             self.client.create_run,
             self.experiment_id,
@@ -223,13 +222,15 @@ class Tracker:
                     params=ps if i == 0 else [],
                     tags=[],
                 )
-            if artifacts is not None:
-                retry(self.client.log_artifacts, run_id, str(artifacts))
         except BaseException:
             retry(self.client.set_terminated, run_id, RunStatus.to_string(RunStatus.FAILED))
             raise
         retry(self.client.set_terminated, run_id, "FINISHED")
         return run_id
+
+    def log_artifacts(self, run_id: str, folder: Path) -> None:
+        """Upload the files under ``folder`` to the run ``run_id``."""
+        retry(self.client.log_artifacts, run_id, str(folder))
 
     def history(self, run_id: str, names: tuple[str, ...], epochs: int) -> dict:
         """Per-epoch values of ``names`` for a run: name -> list[float] of length ``epochs``
