@@ -64,6 +64,8 @@ def test_train_runs_logs_real_runs(saved_data):
         assert [m.value for m in sorted(hist, key=lambda m: m.step)] == pytest.approx(
             record.history["val_accuracy"], abs=1e-12
         )
+        (inp,) = run.inputs.dataset_inputs
+        assert inp.dataset.name.startswith("circles-") and inp.dataset.source_type == "code"
         stamps = [m.timestamp for m in client.get_metric_history(run.info.run_id, "loss")]
         assert len(set(stamps)) == 3, "each epoch keeps its own time"
         assert not client.list_artifacts(run.info.run_id)  # per run: params, tags, metrics
@@ -230,3 +232,19 @@ def test_sqlite_store_in_a_missing_folder_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         Tracker.open(cfg)
     assert not (tmp_path / "nope").exists()
+
+
+def test_provenance_names_the_pipeline_state_and_the_dvc_experiment(tmp_path, monkeypatch):
+    from bnstudy.provenance import provenance
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_EXP_NAME", "lucky-dace")
+    tags = provenance.__wrapped__()
+    assert tags["dvc.exp_name"] == "lucky-dace"
+    assert len(tags["dvc.lock.sha256"]) == 16
+    monkeypatch.delenv("DVC_EXP_NAME")
+    (tmp_path / "dvc.lock").unlink()
+    tags = provenance.__wrapped__()
+    assert "dvc.exp_name" not in tags and "dvc.lock.sha256" not in tags

@@ -20,8 +20,9 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import numpy as np
 from filelock import FileLock
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
@@ -72,6 +73,17 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
             f"tracking.uri: {uri!r} is not supported; expected sqlite:///<path> "
             "or http(s)://host:port"
         )
+
+
+def dataset_input(x: np.ndarray, y: np.ndarray, name: str, digest: str, source: dict):
+    """The training split as an MLflow dataset input (the UI's Dataset column and lineage);
+    ``source``: what generated it (the data stage's file and the generating config)."""
+    import mlflow.data
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+
+    src = CodeDatasetSource({k: str(v) for k, v in source.items()})
+    data = mlflow.data.from_numpy(x, targets=y, name=name, digest=digest, source=src)
+    return DatasetInput(data._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")])
 
 
 def flat_params(ident: dict) -> dict[str, str]:
@@ -175,6 +187,17 @@ class Tracker:
             retry(self.client.set_terminated, run.info.run_id, "FINISHED")
             return run.info.run_id
 
+    def study_run(self, study: str) -> str:
+        """The study's own run (role ``study``), created on first use: it carries the report."""
+        with FileLock(str(lock_dir() / f"study-{study}.lock"), timeout=120):
+            runs = self._search(f"tags.`{ROLE_TAG}` = 'study'")
+            if runs:
+                return runs[0].info.run_id
+            tags = {ROLE_TAG: "study", "study": study}
+            run = retry(self.client.create_run, self.experiment_id, run_name=study, tags=tags)
+            retry(self.client.set_terminated, run.info.run_id, "FINISHED")
+            return run.info.run_id
+
     def log_run(
         self,
         *,
@@ -185,6 +208,7 @@ class Tracker:
         history: dict,
         final: dict[str, float],
         times: list[float] | None,
+        dataset: DatasetInput | None = None,
     ) -> str:
         """Create one FINISHED run with params, per-epoch metrics (step = epoch, 1-based; only
         finite values: a diverged run's curves stop where it diverged), ``final`` metrics (at
@@ -222,6 +246,8 @@ class Tracker:
                     params=ps if i == 0 else [],
                     tags=[],
                 )
+            if dataset is not None:
+                retry(self.client.log_inputs, run_id, datasets=[dataset])
         except BaseException:
             retry(self.client.set_terminated, run_id, RunStatus.to_string(RunStatus.FAILED))
             raise

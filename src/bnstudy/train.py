@@ -32,6 +32,7 @@ from bnstudy.tracking import (
     GROUP_TAG,
     KEY_TAG,
     Tracker,
+    dataset_input,
     flat_params,
 )
 from bnstudy.weights import write_condition_folder
@@ -186,10 +187,13 @@ def _log_runs(
         write_condition_folder(Path(tmp), config, weights)
         tracker.log_artifacts(parent_id, Path(tmp))
     start = finished_at - result.seconds
+    path = dataset_file(cfg.study.name, cond.data)
+    source = {"file": path, **OmegaConf.to_container(cond.data)}
+    dataset = dataset_input(ds.x_train, ds.y_train, path.stem, ds.digest()[:16], source)
     records = {}
     for i, seed in enumerate(result.seeds):
-        history = {m: result.history[m][i].tolist() for m in METRICS}
-        final = {m: float(result.final[m][i]) for m in FINAL_METRICS}
+        history = {m: _meaningful(result.history[m][i]) for m in METRICS}
+        final = {m: _meaningful([result.final[m][i]])[0] for m in FINAL_METRICS}
         diverged = _divergence(cfg, history, final, ds)
         record = RunRecord(
             cond.name,
@@ -215,10 +219,16 @@ def _log_runs(
             history=history,
             final={**final, "train_seconds": result.seconds / len(result.seeds)},
             times=times,
+            dataset=dataset,
         )
         records[seed] = record
     tqdm.write(f"{cond.name}: logged {len(records)} run(s) to {tracker.uri}", file=sys.stderr)
     return records
+
+
+def _meaningful(values) -> list[float]:
+    """float32 results with the 7 significant digits float32 has (0.82200002 -> 0.822)."""
+    return [float(f"{v:.7g}") for v in np.asarray(values, dtype=np.float64)]
 
 
 def _span(seeds: list[int]) -> str:
