@@ -194,12 +194,9 @@ def cmd_study(args: argparse.Namespace) -> None:
     from omegaconf import OmegaConf
 
     from bnstudy import pipeline
-    from bnstudy.params import APP_KEYS, pipeline_studies, study_config
+    from bnstudy.params import pipeline_studies, study_config
 
-    raw = study_config(args.study, args.overrides)
-    for key in APP_KEYS:
-        raw.pop(key, None)
-    pipeline.run_study(validate(raw))
+    pipeline.run_study(validate(study_config(args.study, args.overrides)))
     names = list(dict.fromkeys([*pipeline_studies(), args.study]))
     pipeline.ledger(OmegaConf.load(CONF_DIR / "ledger.yaml"), names)
 

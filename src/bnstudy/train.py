@@ -85,8 +85,8 @@ def train_study(
                 continue
             _raise_failed(pending)
             ds = datasets[c.name]
-            result, started = _train(c, todo[c.name], ds), time.time()
-            job = logger.submit(_log_runs, cfg, c, result, stage, ds, tracker, started)
+            result = _train(c, todo[c.name], ds)
+            job = logger.submit(_log_runs, cfg, c, result, stage, ds, tracker, time.time())
             pending.append((c.name, job))
         for name, job in pending:
             done[name].update(job.result())
