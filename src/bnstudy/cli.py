@@ -31,7 +31,8 @@ def _fail(msg: str) -> None:
 
 
 def friendly(fn: Callable) -> Callable:
-    """Run ``fn``; a ConfigError becomes one line on stderr and exit status 2."""
+    """Run ``fn``; a ConfigError becomes one line on stderr and exit status 2, and an MLflow
+    store that fails mid-way (server or database down) one line and exit status 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -39,6 +40,13 @@ def friendly(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             _fail(str(exc))
+        except Exception as exc:
+            mlflow_errors = sys.modules.get("mlflow.exceptions")  # loaded if MLflow was used
+            if mlflow_errors is None or not isinstance(exc, mlflow_errors.MlflowException):
+                raise
+            line = str(exc).strip().splitlines()[0][:300]
+            print(f"bnstudy: error: tracking store: {line}", file=sys.stderr)
+            sys.exit(1)
 
     return wrapper
 

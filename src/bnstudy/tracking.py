@@ -23,6 +23,7 @@ import mlflow
 import numpy as np
 from filelock import FileLock
 from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
@@ -150,10 +151,17 @@ class Tracker:
 
     @staticmethod
     def _experiment(client: MlflowClient, name: str, artifacts: str | None) -> str:
+        """Get or create the experiment; a worker that loses the race to create it (several
+        starting together against a server: mlflow #10334) gets the winner's."""
         exp = retry(client.get_experiment_by_name, name)
         if exp is not None:
             return exp.experiment_id
-        return retry(client.create_experiment, name, artifact_location=artifacts)
+        try:
+            return retry(client.create_experiment, name, artifact_location=artifacts)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return retry(client.get_experiment_by_name, name).experiment_id
 
     def _search(self, filt: str) -> list:
         return retry(self.client.search_runs, [self.experiment_id], filt, max_results=10_000)
