@@ -40,6 +40,7 @@ def test_train_runs_logs_real_runs(saved_data):
     client, runs = _runs(cfg)
     assert sorted(r.info.run_id for r in runs) == sorted(r.run_id for r in records)
     (parent,) = _runs(cfg, "parent")[1]
+    assert "condition" not in parent.data.tags  # outside the UI's groups of seeds
     for run in runs:
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id

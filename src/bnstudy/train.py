@@ -175,7 +175,9 @@ def _log_runs(
         "engine": result.engine,
         "data.sha256": ds.digest(),
     }
-    parent_id = tracker.parent(cond.key, cond.name, base_tags)
+    # The parent carries no `condition` tag: the UI's "Group by condition" groups seeds only.
+    parent_tags = {k: v for k, v in base_tags.items() if k != CONDITION_TAG}
+    parent_id = tracker.parent(cond.key, cond.name, parent_tags)
     # The weights first: a run is only FINISHED (and so reusable) once its weights are stored.
     with tempfile.TemporaryDirectory(prefix="bnstudy-") as tmp:
         config = {

@@ -54,10 +54,10 @@ def _make(target: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def _one_error_line(res: subprocess.CompletedProcess, prefix: str) -> str:
     """The command failed, and said why on exactly one line of stderr (progress lines of a
-    sweep, ``[run k/N] ...``, aside)."""
+    sweep, ``[job k/N] ...``, aside)."""
     assert res.returncode != 0, res.stdout + res.stderr
     lines = [
-        line for line in res.stderr.splitlines() if line.strip() and not line.startswith("[run ")
+        line for line in res.stderr.splitlines() if line.strip() and not line.startswith("[job ")
     ]
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith(prefix), lines[0]

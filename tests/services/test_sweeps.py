@@ -14,7 +14,6 @@ from mlflow.tracking import MlflowClient
 
 from bnstudy import server
 from bnstudy.config import compose, validate
-from bnstudy.train import ARTIFACTS
 from tests.services.conftest import (
     child_runs,
     conditions_seeds,
@@ -48,14 +47,18 @@ def test_parallel_sweep_logs_every_run_exactly_once(tracking_server, workdir):
     res = run_sweep(uri, workdir=workdir, seeds=seeds, n_jobs=4)
     assert res.returncode == 0, res.stderr[-3000:]
     for i in range(1, 7):
-        assert f"[run {i}/6]" in res.stderr
+        assert f"[job {i}/6]" in res.stderr
     _assert_one_finished_run_per_key(uri, seeds)
-    # artifacts went through the server (proxied) into its artifact folder
+    # the weights went through the server (proxied) into its artifact folder, one file per
+    # seed on each condition's parent run
     client = MlflowClient(uri)
     for run in _ours(uri, seeds):
         assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
-        assert {f.path for f in client.list_artifacts(run.info.run_id)} == set(ARTIFACTS)
-    assert len(list(tracking_server.artifacts.rglob("model.keras"))) >= 6
+        parent = run.data.tags["mlflow.parentRunId"]
+        seed = int(run.data.tags["seed"])
+        files = {f.path for f in client.list_artifacts(parent, "weights")}
+        assert f"weights/s{seed:03d}.npz" in files
+    assert len(list(tracking_server.artifacts.rglob("s0*.npz"))) >= 6
 
 
 def test_killed_parallel_sweep_rerun_leaves_one_finished_run_per_key(tracking_server, workdir):
