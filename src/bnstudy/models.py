@@ -118,29 +118,3 @@ def set_model_weights(model: keras.Model, weights: dict) -> keras.Model:
         for w in layer.weights:
             w.assign(weights[f"{layer.name}/{w.name}"])
     return model
-
-
-def load_run_model(run_id: str, tracking_uri: str | None = None) -> keras.Model:
-    """The trained Keras model of an MLflow run, from its ``config.yaml`` and ``weights.npz``
-    artifacts (compiled as it was trained)."""
-    import tempfile
-
-    import mlflow
-    import numpy as np
-    from omegaconf import OmegaConf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        for name in ("config.yaml", "weights.npz"):
-            mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=name, dst_path=tmp, tracking_uri=tracking_uri
-            )
-        cfg = OmegaConf.load(f"{tmp}/config.yaml")
-        with np.load(f"{tmp}/weights.npz") as f:
-            weights = {k: f[k] for k in f.files}
-    from bnstudy.config import ModelConfig, structured
-
-    n_features = weights["hidden/kernel"].shape[0]
-    # Runs recorded before a model option existed lack its key: the schema's default fills it.
-    model = build_model(structured(cfg.model, ModelConfig), int(cfg.seed), n_features)
-    compile_model(model, cfg.train.learning_rate, cfg.train.momentum)
-    return set_model_weights(model, weights)
