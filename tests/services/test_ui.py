@@ -204,7 +204,7 @@ def test_runs_grouped_by_condition(page, store):
     expect(tag_item).to_have_attribute("aria-checked", "true")
     page.keyboard.press("Escape")
 
-    per_group = len(SEEDS) + 1  # the seeds' runs and the condition's parent run
+    per_group = len(SEEDS)  # the seeds' runs; parent runs carry no condition tag
     for condition in CONDITIONS:
         group = page.get_by_role("row").filter(has_text=f"Group: {condition}")
         expect(group).to_be_visible()
