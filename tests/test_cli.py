@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from bnstudy.cli import main, sweep_jobs
+from bnstudy.cli import launcher_config, main, sweep_jobs
 from bnstudy.params import composed_text
 from tests.conftest import BIN, subprocess_env
 
@@ -111,6 +111,15 @@ def _app(tmp_path, *args):
         (["trian.epochs=3"], "trian.epochs: unknown key"),
         (["train=fast"], "train: option 'fast' not found; available: reference"),
         (["tracking.uri=http://127.0.0.1:9"], "tracking.uri"),
+        (["-m", "condition=baseline", "hydra/launcher=slurmm"], "hydra/launcher: option 'slurmm'"),
+        (
+            ["-m", "condition=baseline", "hydra/launcher=slurm", "hydra.launcher.partitio=a"],
+            "hydra.launcher.partitio: unknown key",
+        ),
+        (
+            ["-m", "condition=baseline", "hydra/launcher=local", "hydra.launcher.timeout_min=x"],
+            "hydra.launcher.timeout_min=x: Value 'x' of type 'str' could not be converted",
+        ),
     ],
 )
 def test_hydra_app_bad_input(tmp_path, args, key):
@@ -121,3 +130,42 @@ def test_hydra_app_bad_input(tmp_path, args, key):
     assert lines[0].startswith(f"bnstudy: error: {key}"), lines[0]
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlartifacts").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "launcher"),
+    [
+        ("slurm", "submitit_launcher.SlurmLauncher"),
+        ("local", "submitit_launcher.LocalLauncher"),
+        ("workers", "joblib_launcher.JoblibLauncher"),
+    ],
+)
+def test_shipped_launchers_compose_to_installed_plugins(name, launcher):
+    from hydra.utils import get_class
+
+    cfg = launcher_config(["condition=bn_after", f"hydra/launcher={name}"])
+    assert cfg._target_.endswith(launcher)
+    get_class(cfg._target_)  # the plugin is installed
+    if name == "slurm":
+        cfg = launcher_config(
+            ["hydra/launcher=slurm", "hydra.launcher.partition=cpu", "hydra.launcher.mem_gb=8"]
+        )
+        assert (cfg.partition, cfg.mem_gb, cfg.cpus_per_task) == ("cpu", 8, 2)
+
+
+def test_slurm_launcher_without_sbatch_is_one_line(tmp_path):
+    env = {**subprocess_env(), "PATH": str(BIN)}  # no SLURM client on PATH
+    res = subprocess.run(
+        [str(BIN / "bnstudy-train"), "-m", "condition=bn_after", "hydra/launcher=slurm"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip() == (
+        "bnstudy: error: hydra/launcher: SLURM's sbatch is not on PATH; submit from a SLURM "
+        "login node, or use hydra/launcher=local to run the same jobs on this machine"
+    )
+    assert list(tmp_path.iterdir()) == []

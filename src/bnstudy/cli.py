@@ -10,6 +10,7 @@ import argparse
 import functools
 import itertools
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -90,7 +91,40 @@ def precheck(overrides: list[str]) -> int:
     jobs = sweep_jobs(overrides)
     for job in jobs:
         app_condition(validate(compose(job)))
+    launcher = launcher_config([*jobs[0], *hydra_settings(overrides)])
+    if str(launcher.get("_target_")).endswith(".SlurmLauncher") and not shutil.which("sbatch"):
+        raise ConfigError(
+            "hydra/launcher: SLURM's sbatch is not on PATH; submit from a SLURM login node, "
+            "or use hydra/launcher=local to run the same jobs on this machine"
+        )
     return len(jobs)
+
+
+def hydra_settings(overrides: list[str]) -> list[str]:
+    """The ``hydra.*`` overrides of a command line that set one value (not sweeps)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    return [
+        o.input_line
+        for o in parsed
+        if o.key_or_group.startswith("hydra.") and not o.is_sweep_override()
+    ]
+
+
+def launcher_config(overrides: list[str]):
+    """The ``hydra.launcher`` config of a job, composed as the sweep will compose it (a bad
+    ``hydra.launcher.*`` key or value raises ConfigError)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
+            cfg = hydra_compose("config", overrides=overrides, return_hydra_config=True)
+    except HydraException as exc:
+        raise ConfigError(hydra_error_line(exc)) from None
+    return cfg.hydra.launcher
 
 
 def _hydra_task(cfg) -> None:

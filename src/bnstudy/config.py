@@ -273,7 +273,7 @@ def hydra_error_line(exc: Exception) -> str:
     "Could not find 'train/fast'" -> "train: option 'fast' not found; available: reference".
     """
     text = str(exc)
-    missing = re.search(r"Could not find '([^'/]+)/([^']+)'", text)
+    missing = re.search(r"Could not find '([^']+)/([^'/]+)'", text)
     options = re.search(r"Available options in '[^']+':\n((?:\t.*\n?)+)", text)
     if missing:
         found = ", ".join(o.strip() for o in options.group(1).splitlines()) if options else "none"
@@ -281,6 +281,9 @@ def hydra_error_line(exc: Exception) -> str:
     unknown = re.search(r"Could not override '([^']+)'", text)
     if unknown:
         return f"{unknown.group(1)}: unknown key (see conf/ for the keys that exist)"
+    merging = re.match(r"Error merging override (\S+)", text)
+    if merging and exc.__cause__ is not None:  # e.g. a typed launcher key given a string
+        return f"{merging.group(1)}: {str(exc.__cause__).splitlines()[0]}"
     return text.splitlines()[0]
 
 

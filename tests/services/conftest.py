@@ -41,6 +41,8 @@ def run_sweep(
     seeds: Sequence[int] = (0, 1),
     epochs: int = 3,
     n_jobs: int = 0,
+    launcher: str | None = None,
+    blocks: bool = False,
     env: dict[str, str] | None = None,
     background: bool = False,
     timeout: float = 600,
@@ -48,7 +50,10 @@ def run_sweep(
     """Run ``bnstudy-train -m`` over ``conditions`` x ``seeds`` of the placement study against
     tracking server ``uri`` in ``workdir`` (the app builds the dataset from its config).
 
-    ``n_jobs > 0``: Hydra's joblib launcher with that many workers. ``background``: return the
+    ``n_jobs > 0``: Hydra's joblib launcher with that many workers; ``launcher``: one of
+    ``conf/hydra/launcher/`` (e.g. ``local``: submitit's local executor). ``blocks``: one job
+    per condition training all ``seeds`` together (``seeds=[...]``), instead of one job per
+    (condition, seed). ``background``: return the
     running process (its own process group; stdout and stderr in the file ``proc.log``)
     instead of waiting for it. Extra ``env`` is added to the project's environment."""
     env = {**subprocess_env(), **(env or {})}
@@ -57,12 +62,16 @@ def run_sweep(
         str(BIN / "bnstudy-train"),
         "-m",
         f"condition={','.join(conditions)}",
-        f"seed={','.join(str(s) for s in seeds)}",
+        f"seeds=[{','.join(str(s) for s in seeds)}]"
+        if blocks
+        else f"seed={','.join(str(s) for s in seeds)}",
         f"train.epochs={epochs}",
         f"tracking.uri={uri}",
     ]
     if n_jobs:
         cmd += ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={n_jobs}"]
+    if launcher:
+        cmd += [f"hydra/launcher={launcher}"]
     cmd += list(overrides)
     if background:
         log = workdir / f"sweep-{time.time_ns()}.log"
