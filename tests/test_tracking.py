@@ -65,6 +65,12 @@ def test_train_runs_logs_real_runs(saved_data):
         assert [m.value for m in sorted(hist, key=lambda m: m.step)] == pytest.approx(
             record.history["val_accuracy"], abs=1e-12
         )
+        # what the final model scores on the training set: one value each, named as such
+        assert run.data.metrics["final_train_accuracy"] == record.final["train_accuracy"]
+        assert run.data.metrics["final_train_loss"] == record.final["train_loss"]
+        assert not {"train_accuracy", "train_loss"} & set(run.data.metrics)
+        final = client.get_metric_history(run.info.run_id, "final_train_accuracy")
+        assert [m.step for m in final] == [3]
         (inp,) = run.inputs.dataset_inputs
         assert inp.dataset.name.startswith("circles-") and inp.dataset.source_type == "code"
         stamps = [m.timestamp for m in client.get_metric_history(run.info.run_id, "loss")]
@@ -76,6 +82,26 @@ def test_train_runs_logs_real_runs(saved_data):
     assert sorted(weights) == ["weights/s000.npz", "weights/s001.npz"]
     exp = client.get_experiment_by_name("bnstudy/placement")
     assert Path(exp.artifact_location[7:]) == Path(resolve_uri(cfg)[10:]).parent / "mlartifacts"
+
+
+def test_runs_logged_before_the_final_prefix_are_reused_with_their_final_metrics(cfg, dataset):
+    from bnstudy.metrics import METRICS
+    from bnstudy.train import _reusable
+
+    (cond,) = _conds(cfg, "bn_after")
+    tracker = Tracker.open(cfg)
+    tracker.log_run(
+        run_name="logged with the plain names",
+        parent_id=tracker.parent(cond.key, cond.name, {}),
+        params={},
+        tags={KEY_TAG: cond.run_key(0)},
+        history={m: [0.5, 0.6, 0.7] for m in METRICS},
+        final={"train_loss": 0.25, "train_accuracy": 0.875},
+        times=None,
+    )
+    done, todo = _reusable(cfg, cond, [0, 1], tracker, dataset)
+    assert todo == [1]
+    assert done[0].final == {"train_loss": 0.25, "train_accuracy": 0.875}
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from bnstudy.data import Dataset, build_dataset, dataset_file, load_dataset
 from bnstudy.engines.common import TrainResult
-from bnstudy.metrics import FINAL_METRICS, METRICS
+from bnstudy.metrics import FINAL_METRICS, LOGGED_FINAL, METRICS
 from bnstudy.progress import Progress
 from bnstudy.results import RunRecord, divergence
 from bnstudy.studies import Condition
@@ -108,7 +108,8 @@ def _reusable(
             todo.append(seed)
             continue
         history = tracker.history(run.info.run_id, METRICS, cond.train.epochs)
-        final = {m: run.data.metrics.get(m, float("nan")) for m in FINAL_METRICS}
+        logged = run.data.metrics
+        final = {m: logged.get(LOGGED_FINAL[m], logged.get(m, float("nan"))) for m in FINAL_METRICS}
         records[seed] = RunRecord(
             cond.name,
             seed,
@@ -219,7 +220,10 @@ def _log_runs(
                 DIVERGED_TAG: "false" if np.isnan(diverged) else f"epoch {int(diverged)}",
             },
             history=history,
-            final={**final, "train_seconds": result.seconds / len(result.seeds)},
+            final={
+                **{LOGGED_FINAL[m]: v for m, v in final.items()},
+                "train_seconds": result.seconds / len(result.seeds),
+            },
             times=times,
             dataset=dataset,
         )
