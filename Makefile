@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help setup params study studies test test-fast test-services services-deps bench \
-	bench-equivalence ui server server-stop server-status lint format clean
+	bench-equivalence ui server server-stop server-status plots plots-template lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,6 +84,12 @@ server-stop: setup ## stop the tracking server and its PostgreSQL (the data is k
 
 server-status: setup ## is the tracking server running?
 	python -m bnstudy.server status
+
+plots: setup ## dvc plots show -> dvc_plots/index.html (draws offline: Vega is inlined)
+	dvc plots show
+
+plots-template: setup ## rebuild .dvc/plots.html (Vega from the npm registry, via npm pack)
+	python -m bnstudy.plots_template
 
 lint: setup ## ruff lint and format check
 	ruff check .

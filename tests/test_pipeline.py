@@ -38,7 +38,15 @@ def _commit(repo: Path, message: str) -> None:
 def study(tmp_path_factory, repo_root):
     """A committed copy of the repository with tiny params, after `dvc exp run -S` once."""
     repo = tmp_path_factory.mktemp("repo")
-    for item in ("dvc.yaml", "conf", "src", ".dvc/config", ".dvcignore", ".gitignore"):
+    for item in (
+        "dvc.yaml",
+        "conf",
+        "src",
+        ".dvc/config",
+        ".dvc/plots.html",
+        ".dvcignore",
+        ".gitignore",
+    ):
         src, dst = repo_root / item, repo / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
@@ -157,7 +165,8 @@ def test_dvc_metrics_and_plots(study):
     values = entry["data"]["reports/placement/metrics.json"]["data"]
     assert set(values) == {"baseline", "bn_after", "bn_before"}
     _run(["dvc", "plots", "show", "-o", "plots_html"], repo)
-    assert (repo / "plots_html" / "index.html").exists()
+    html = (repo / "plots_html" / "index.html").read_text()
+    assert "vegaEmbed(" in html and "cdn." not in html  # Vega inlined: draws offline
 
 
 def _stages_run(repo: Path) -> list[str]:

@@ -4,6 +4,8 @@ real store: what a person sees. Screenshots go to reports/screenshots/."""
 from __future__ import annotations
 
 import contextlib
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from bnstudy.paths import CODE_ROOT
 from bnstudy.tracking import ROLE_TAG
+from tests.conftest import BIN, subprocess_env
 from tests.services.conftest import (
     CONDITIONS,
     EXPERIMENT,
@@ -222,3 +225,38 @@ def test_runs_grouped_by_condition(page, store):
         arg=card.locator(".js-plotly-plot").first.element_handle(),
     )
     _shot(page, "charts_grouped.png")
+
+
+def test_dvc_plots_show_draws_every_plot_without_internet(browser, tmp_path):
+    """`dvc plots show` on the committed reports: its page draws every line plot with the
+    Vega inlined from .dvc/plots.html, with every request off this machine refused."""
+    out = tmp_path / "dvc_plots"
+    res = subprocess.run(
+        [str(BIN / "dvc"), "plots", "show", "-o", str(out)],
+        cwd=CODE_ROOT,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = (out / "index.html").read_text()
+    assert not re.search(r"<script[^>]+src=", html), "a script loaded from elsewhere"
+    n_line_plots = html.count("vegaEmbed(")
+    assert n_line_plots >= 2, html[-3000:]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        refused, errors = [], []
+        page.route(
+            re.compile(r"^(?!file:).*"),
+            lambda route: (refused.append(route.request.url), route.abort()),
+        )
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(out.joinpath("index.html").as_uri())
+        drawn = page.locator(".vega-embed svg.marks, .vega-embed canvas")
+        drawn.nth(n_line_plots - 1).wait_for(timeout=TIMEOUT_MS)
+        assert drawn.count() == n_line_plots
+        assert page.locator("img").count() >= 1  # the report stage's figures (image plots)
+        assert not errors and not refused, (errors, refused)
+    finally:
+        page.close()
