@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import pwd
 import secrets
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -60,9 +62,12 @@ class ServerError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the server keeps its data and which loopback ports it listens on."""
+    """Where the server keeps its data and where it listens (PostgreSQL: loopback only)."""
 
     root: Path
+    #: The address mlflow server listens on: loopback, or this machine's address on a network
+    #: that other machines (a cluster's compute nodes) reach it by.
+    host: str = HOST
     pg_port: int = 55432
     port: int = 5001
     db: str = "mlflow"
@@ -86,6 +91,7 @@ class Settings:
 
         values = {
             "root": Path(env.get("BNSTUDY_SERVER_DIR") or CODE_ROOT / ".server"),
+            "host": env.get("BNSTUDY_MLFLOW_HOST") or HOST,
             "pg_port": number("BNSTUDY_PG_PORT", cls.pg_port),
             "port": number("BNSTUDY_MLFLOW_PORT", cls.port),
             "password": env.get("BNSTUDY_PG_PASSWORD") or None,
@@ -122,7 +128,8 @@ class Settings:
 
     @property
     def tracking_uri(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
 
     def backend_uri(self) -> str:
         """The SQLAlchemy URI of MLflow's database (with the role's password)."""
@@ -372,8 +379,8 @@ def stop_postgres(s: Settings) -> bool:
 # --- mlflow server -------------------------------------------------------------------------
 
 
-def mlflow_command(port: int, workers: int, *store_args: str) -> list[str]:
-    """``mlflow server`` on 127.0.0.1:``port`` (the venv's, next to this Python). The backend
+def mlflow_command(port: int, workers: int, *store_args: str, host: str = HOST) -> list[str]:
+    """``mlflow server`` on ``host``:``port`` (the venv's, next to this Python). The backend
     store URI goes in the environment (:func:`launch_mlflow`), so its password is not in
     ``ps``."""
     exe = Path(sys.executable).parent / "mlflow"
@@ -382,7 +389,7 @@ def mlflow_command(port: int, workers: int, *store_args: str) -> list[str]:
         "server",
         *store_args,
         "--host",
-        HOST,
+        host,
         "--port",
         str(port),
         "--workers",
@@ -468,9 +475,12 @@ def start_mlflow(s: Settings) -> float:
                 "stop it first (make server-stop)"
             )
         return wait_for_health(s.tracking_uri, s.timeout, log=s.mlflow_log)
-    _check_port_free(s.port, "MLflow", "BNSTUDY_MLFLOW_PORT")
+    _check_port_free(s.port, "MLflow", "BNSTUDY_MLFLOW_PORT", s.host)
     s.artifacts.mkdir(parents=True, exist_ok=True)
-    cmd = mlflow_command(s.port, s.workers, "--artifacts-destination", str(s.artifacts))
+    store = ["--artifacts-destination", str(s.artifacts)]
+    if s.host != HOST and not os.environ.get("MLFLOW_SERVER_ALLOWED_HOSTS"):
+        store += ["--allowed-hosts", ",".join(allowed_hosts(s))]
+    cmd = mlflow_command(s.port, s.workers, *store, host=s.host)
     proc = launch_mlflow(cmd, s.mlflow_log, s.backend_uri())
     s.mlflow_pid.write_text(f"{proc.pid} {s.port}\n")
     _CHILDREN[proc.pid] = proc
@@ -479,6 +489,18 @@ def start_mlflow(s: Settings) -> float:
     except BaseException:
         stop_mlflow(s)
         raise
+
+
+def allowed_hosts(s: Settings) -> list[str]:
+    """The Host headers mlflow server accepts when it listens beyond loopback (MLflow's
+    default accepts only loopback and private IP addresses): loopback, and this machine by
+    the name and address in ``s.tracking_uri``, each with and without a port."""
+    name = urllib.parse.urlparse(s.tracking_uri).hostname
+    names = ["localhost", HOST, name, socket.getfqdn(), socket.gethostname()]
+    with contextlib.suppress(OSError):
+        names.append(socket.gethostbyname(name))
+    unique = list(dict.fromkeys(names))
+    return [*unique, *(f"{n}:*" for n in unique)]
 
 
 def stop_mlflow(s: Settings, grace: float = 30.0) -> bool:
@@ -557,7 +579,7 @@ def start(s: Settings | None = None) -> str:
     if postgres_running(s) is None:
         _check_port_free(s.pg_port, "PostgreSQL", "BNSTUDY_PG_PORT")
     if mlflow_running(s) is None:
-        _check_port_free(s.port, "MLflow", "BNSTUDY_MLFLOW_PORT")
+        _check_port_free(s.port, "MLflow", "BNSTUDY_MLFLOW_PORT", s.host)
     start_postgres(s)
     check_backend(s)
     start_mlflow(s)
@@ -609,16 +631,20 @@ def serve_ui(backend_uri: str, artifact_root: str, port: int, timeout: float) ->
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _check_port_free(port: int, what: str, env_var: str) -> None:
-    """Fail if something listens on ``port`` (SO_REUSEADDR, as servers bind: connections
-    of a server that just stopped, left in TIME_WAIT, do not count)."""
+def _check_port_free(port: int, what: str, env_var: str, host: str = HOST) -> None:
+    """Fail if something listens on ``host``:``port`` (SO_REUSEADDR, as servers bind:
+    connections of a server that just stopped, left in TIME_WAIT, do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, port))
-        except OSError:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                raise ServerError(
+                    f"{host} is not an address of this machine (BNSTUDY_MLFLOW_HOST)"
+                ) from None
             raise ServerError(
-                f"port {port} on {HOST} is already in use, so {what} cannot listen there; "
+                f"port {port} on {host} is already in use, so {what} cannot listen there; "
                 f"free it or choose another port ({env_var})"
             ) from None
 

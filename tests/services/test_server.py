@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 from bnstudy import server
 from bnstudy.paths import CODE_ROOT
 from tests.conftest import subprocess_env
-from tests.services.conftest import run_sweep, server_settings
+from tests.services.conftest import EXPERIMENT, run_sweep, running_server, server_settings
 
 pytestmark = pytest.mark.services
 
@@ -157,3 +157,29 @@ def test_wrong_postgres_password_given_to_mlflow_server_is_one_line(tracking_ser
     assert message.startswith("mlflow server cannot use its database: FATAL: ")
     assert 'password authentication failed for user "mlflow"' in message
     assert "Not-The-Pass" not in message  # the password is not shown
+
+
+def test_server_on_another_address_of_this_machine_takes_the_runs(service_dir, workdir):
+    """BNSTUDY_MLFLOW_HOST: mlflow server listens on another address of this machine (here
+    127.0.0.2, as a login node's address that compute nodes reach), and accepts requests
+    naming it; PostgreSQL stays on loopback."""
+    s = server_settings(service_dir, "other-address", host="127.0.0.2")
+    with running_server(s):
+        assert s.tracking_uri == f"http://127.0.0.2:{s.port}"
+        res = run_sweep(
+            s.tracking_uri, workdir=workdir, conditions=["baseline"], seeds=[40], epochs=1
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        runs = MlflowClient(s.tracking_uri).search_runs(
+            [MlflowClient(s.tracking_uri).get_experiment_by_name(EXPERIMENT).experiment_id],
+            "tags.seed = '40'",
+        )
+        assert [r.info.status for r in runs] == ["FINISHED"]
+
+
+def test_an_address_that_is_not_this_machines_is_one_line(service_dir):
+    s = server_settings(service_dir, "foreign-address")
+    res = _server_cli("start", env=_env(s, BNSTUDY_MLFLOW_HOST="192.0.2.1"))  # TEST-NET-1
+    line = _one_error_line(res, "bnstudy.server: error:")
+    assert "192.0.2.1 is not an address of this machine (BNSTUDY_MLFLOW_HOST)" in line
+    assert not (s.pg_data / "PG_VERSION").exists()
