@@ -10,12 +10,20 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 import bnstudy
 from bnstudy.aggregate import comparisons_table, runs_table, summary_table
 from bnstudy.claims import claims_table
-from bnstudy.config import ConfigError, DataConfig, ModelConfig, TrainConfig, compose, validate
+from bnstudy.config import (
+    Config,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    compose,
+    validate,
+)
 from bnstudy.params import composed_text, pipeline_studies, study_config
 from bnstudy.paths import CODE_ROOT, CONF_DIR
 from bnstudy.results import divergence
@@ -183,6 +191,8 @@ def test_every_config_value_is_part_of_the_condition_key(placement, key):
     value = OmegaConf.select(getattr(cond, part), rest)
     if isinstance(value, bool):
         new = not value
+    elif isinstance(value, DictConfig):  # model.spec: a family's layer spec
+        new = {**value, "extra": 1}
     else:
         new = f"{value}x" if isinstance(value, str) else value + 1
     changed = {p: getattr(cond, p).copy() for p in ("model", "data", "train")}
@@ -192,16 +202,20 @@ def test_every_config_value_is_part_of_the_condition_key(placement, key):
     assert other.run_key(0) != cond.run_key(0)
 
 
-@pytest.mark.parametrize("key", [k for k in LEAVES if k not in ("model.family", "data.name")])
+@pytest.mark.parametrize(
+    "key", [k for k in LEAVES if k not in ("model.family", "model.spec", "data.name")]
+)
 def test_a_changed_study_value_changes_every_key_it_reaches(placement_raw, placement, key):
     """At the study level: an override of model/data/train reaches every condition's key,
     except a value the axis sets (model.placement: each condition sets its own)."""
-    # model.family and data.name have no other valid value yet: the Condition-level test
-    # covers them.
-    new = _other(key, OmegaConf.select(placement_raw, key))
+    # model.family, model.spec and data.name have no other valid value for the circles MLP:
+    # the Condition-level test covers them.
+    # a key the study's YAML leaves out has the schema's default
+    default = OmegaConf.select(OmegaConf.structured(Config), key)
+    new = _other(key, OmegaConf.select(placement_raw, key, default=default))
     assert new is not None
     raw = placement_raw.copy()
-    OmegaConf.update(raw, key, new)
+    OmegaConf.update(raw, key, new, force_add=True)
     after = conditions(validate(raw))
     if key == "model.placement":
         assert [c.key for c in after] == [c.key for c in placement]

@@ -18,11 +18,17 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from bnstudy.families import FAMILIES
 from bnstudy.paths import CONF_DIR, PARAMS_FILE
 
-FAMILIES = ("mlp",)
 PLACEMENTS = ("none", "before", "after", "input")
-ENGINES = ("vectorized", "keras")
+ENGINES = ("vectorized", "keras", "stateless")
+#: Engines by model family: the hand-written vectorized engine knows the MLP only.
+FAMILY_ENGINES = {"mlp": ENGINES}
+#: Datasets (bnstudy.data builds them); tests check the two lists agree.
+DATASETS = ("circles", "digits", "digit_rows", "classification")
+#: Options of the MLP only, at the values that leave them off (other families keep these).
+MLP_ONLY = {"hidden_units": 50, "use_bias": True, "input_bn": False, "dropout": 0.0}
 CLAIM_KINDS = ("superiority", "equivalence", "interval", "published")
 DIRECTIONS = ("greater", "less")
 
@@ -48,6 +54,7 @@ class ModelConfig:
     use_bias: bool = True
     input_bn: bool = False
     dropout: float = 0.0
+    spec: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -57,6 +64,11 @@ class DataConfig:
     noise: float = 0.1
     random_state: int = 1
     n_train: int = 500
+    n_test: int = 0
+    shuffle: bool = False
+    n_features: int = 0
+    n_informative: int = 0
+    n_classes: int = 0
 
 
 @dataclass
@@ -150,16 +162,31 @@ def structured(raw: DictConfig | dict, schema: type) -> DictConfig:
     return cfg
 
 
-def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str = "") -> None:
-    """Range checks of what one run trains; ``where`` prefixes the key (a condition's name)."""
-    at = f"{where}: " if where else ""
-    require(model.family in FAMILIES, f"{at}model.family", f"one of {FAMILIES}", model.family)
+def check_model(model: DictConfig, at: str = "") -> None:
+    """The family, its placement and spec, and the options only the MLP has."""
+    fam = FAMILIES.get(model.family)
+    require(fam is not None, f"{at}model.family", f"one of {tuple(FAMILIES)}", model.family)
     require(
-        model.placement in PLACEMENTS,
+        model.placement in fam.placements,
         f"{at}model.placement",
-        f"one of {PLACEMENTS}",
+        f"one of {fam.placements} for model.family={model.family}",
         model.placement,
     )
+    spec = sorted(model.spec or {})
+    require(
+        spec == sorted(fam.spec_keys),
+        f"{at}model.spec",
+        f"exactly the keys {sorted(fam.spec_keys)} for model.family={model.family}",
+        spec,
+    )
+    if model.family != "mlp":
+        for key, off in MLP_ONLY.items():
+            require(
+                model[key] == off,
+                f"{at}model.{key}",
+                f"{off!r} (an MLP option; model.family={model.family} sets its own in model.spec)",
+                model[key],
+            )
     require(model.hidden_units > 0, f"{at}model.hidden_units", "an integer > 0", model.hidden_units)
     bn = model.bn
     require(0.0 <= bn.momentum <= 1.0, f"{at}model.bn.momentum", "a number in [0, 1]", bn.momentum)
@@ -171,6 +198,11 @@ def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str
         model.input_bn,
     )
     require(0.0 <= model.dropout < 1.0, f"{at}model.dropout", "a number in [0, 1)", model.dropout)
+
+
+def check_data(data: DictConfig, at: str = "") -> None:
+    """The dataset's name and split sizes."""
+    require(data.name in DATASETS, f"{at}data.name", f"one of {DATASETS}", data.name)
     require(data.n_samples >= 4, f"{at}data.n_samples", "an integer >= 4", data.n_samples)
     require(
         0 < data.n_train < data.n_samples,
@@ -178,12 +210,35 @@ def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str
         f"an integer in [1, {data.n_samples - 1}]",
         data.n_train,
     )
+    require(
+        0 <= data.n_test <= data.n_samples - data.n_train,
+        f"{at}data.n_test",
+        f"an integer in [0, n_samples - n_train = {data.n_samples - data.n_train}] (0: the rest)",
+        data.n_test,
+    )
     require(data.noise >= 0, f"{at}data.noise", "a number >= 0", data.noise)
+    if data.name == "classification":
+        for key in ("n_features", "n_informative", "n_classes"):
+            require(data[key] >= 2, f"{at}data.{key}", "an integer >= 2", data[key])
+
+
+def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str = "") -> None:
+    """Range checks of what one run trains; ``where`` prefixes the key (a condition's name)."""
+    at = f"{where}: " if where else ""
+    check_model(model, at)
+    check_data(data, at)
     require(train.epochs > 0, f"{at}train.epochs", "an integer > 0", train.epochs)
     require(
         0 < train.batch_size <= data.n_train,
         f"{at}train.batch_size",
         f"an integer in [1, data.n_train={data.n_train}]",
+        train.batch_size,
+    )
+    require(
+        (model.placement == "none" and not model.input_bn) or data.n_train % train.batch_size != 1,
+        f"{at}train.batch_size",
+        f"a size that does not leave a last batch of one row of data.n_train={data.n_train} "
+        "(BN in training mode turns a batch of one into beta)",
         train.batch_size,
     )
     require(
@@ -196,6 +251,21 @@ def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str
         0.0 <= train.momentum < 1.0, f"{at}train.momentum", "a number in [0, 1)", train.momentum
     )
     require(train.engine in ENGINES, f"{at}train.engine", f"one of {ENGINES}", train.engine)
+    engines = FAMILY_ENGINES.get(model.family, ("keras", "stateless"))
+    require(
+        train.engine in engines,
+        f"{at}train.engine",
+        f"one of {engines} for model.family={model.family}",
+        train.engine,
+    )
+    if model.family != "mlp" or train.engine == "stateless":
+        for key in ("extra_eval", "layer_stats"):
+            require(
+                not train[key],
+                f"{at}train.{key}",
+                "false here (measured for the MLP by train.engine=vectorized or keras)",
+                train[key],
+            )
 
 
 def _check_seeds(seeds: list[int], key: str) -> None:

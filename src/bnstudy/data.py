@@ -1,4 +1,11 @@
-"""Datasets: build from config, save, load and check; one file per distinct data config."""
+"""Datasets: build from config, save, load and check; one file per distinct data config.
+
+``data.name`` picks a builder (:data:`BUILDERS`), which returns every row of the source; the
+split is the same for all: optionally shuffled with ``data.random_state`` (``data.shuffle``),
+the first ``n_train`` rows train, the next ``n_test`` rows (0: all the remaining rows up to
+``n_samples``) test; the test split is also the validation data of every epoch, as in the
+reference article. Everything comes with scikit-learn: nothing is downloaded.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from bnstudy.atomic import write_with
 from bnstudy.config import ConfigError
@@ -16,22 +23,34 @@ from bnstudy.paths import DATA_DIR
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test splits; x arrays are (n, features) float32, y arrays are (n,) float32."""
+    """Train and test splits: x arrays (n, *input_shape) float32, y arrays (n,) float32 class
+    labels 0, 1, ..."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
 
+    @property
+    def n_classes(self) -> int:
+        """Number of classes: 1 + the largest label in either split (at least 2)."""
+        return max(2, int(max(self.y_train.max(), self.y_test.max())) + 1)
+
     def chance(self) -> float:
         """Accuracy of always predicting the training split's majority class."""
-        p = float(np.mean(self.y_train))
-        return max(p, 1.0 - p)
+        if self.n_classes == 2:
+            p = float(np.mean(self.y_train))
+            return max(p, 1.0 - p)
+        return float(np.bincount(self.y_train.astype(int)).max() / len(self.y_train))
 
     def chance_loss(self) -> float:
         """Cross-entropy of predicting the training split's class prior (its entropy)."""
-        p = min(max(float(np.mean(self.y_train)), 1e-12), 1 - 1e-12)
-        return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+        if self.n_classes == 2:
+            p = min(max(float(np.mean(self.y_train)), 1e-12), 1 - 1e-12)
+            return float(-(p * np.log(p) + (1 - p) * np.log(1 - p)))
+        q = np.bincount(self.y_train.astype(int)) / len(self.y_train)
+        q = q[q > 0]
+        return float(-(q * np.log(q)).sum())
 
     def digest(self) -> str:
         """sha256 over the four arrays (bytes, shapes and dtypes)."""
@@ -44,16 +63,83 @@ class Dataset:
 
 def dataset_file(study: str, data: DictConfig) -> Path:
     """``data/<study>/<name>-<hash of the data config>.npz``: one file per distinct dataset."""
-    from bnstudy.studies import digest
+    from bnstudy.studies import digest, part_identity
 
-    return DATA_DIR / study / f"{data.name}-{digest(OmegaConf.to_container(data), 8)}.npz"
+    return DATA_DIR / study / f"{data.name}-{digest(part_identity('data', data), 8)}.npz"
+
+
+def _circles(data: DictConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``make_circles(n_samples, noise, random_state)``: (n, 2) points, label 1 inner circle."""
+    from sklearn.datasets import make_circles
+
+    return make_circles(n_samples=data.n_samples, noise=data.noise, random_state=data.random_state)
+
+
+def _digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's ``load_digits`` (shipped with it): (1797, 8, 8) in [0, 1], labels 0-9."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return d.images / 16.0, d.target
+
+
+def _digits(data: DictConfig) -> tuple[np.ndarray, np.ndarray]:
+    """8x8 digit images with one channel (n, 8, 8, 1); the label is the digit (10 classes)."""
+    x, y = _digit_images()
+    return x[..., None], y
+
+
+def _digit_rows(data: DictConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each digit image as a sequence of its 8 rows of 8 pixels (n, 8, 8); label 1 if the
+    digit is odd."""
+    x, y = _digit_images()
+    return x, y % 2
+
+
+def _classification(data: DictConfig) -> tuple[np.ndarray, np.ndarray]:
+    """``make_classification(n_samples, n_features, n_informative, n_classes, random_state)``,
+    scikit-learn's other defaults (2 redundant features, 2 clusters per class, 1% flipped
+    labels)."""
+    from sklearn.datasets import make_classification
+
+    return make_classification(
+        n_samples=data.n_samples,
+        n_features=data.n_features,
+        n_informative=data.n_informative,
+        n_classes=data.n_classes,
+        random_state=data.random_state,
+    )
+
+
+#: data.name -> builder(data config) -> (x, y) with every row of the source.
+BUILDERS = {
+    "circles": _circles,
+    "digits": _digits,
+    "digit_rows": _digit_rows,
+    "classification": _classification,
+}
 
 
 def build_dataset(data: DictConfig) -> Dataset:
-    """The dataset a data config describes (``data.name`` picks the builder)."""
-    if data.name == "circles":
-        return make_dataset(data.n_samples, data.noise, data.random_state, data.n_train)
-    raise ConfigError(f"data.name: {data.name!r} is not allowed; expected one of ('circles',)")
+    """The dataset a data config describes: the builder of ``data.name``, then the split."""
+    if data.name not in BUILDERS:
+        raise ConfigError(
+            f"data.name: {data.name!r} is not allowed; expected one of {tuple(BUILDERS)}"
+        )
+    x, y = BUILDERS[data.name](data)
+    if len(x) < data.n_samples:
+        raise ConfigError(
+            f"data.n_samples: {data.n_samples} is not allowed; expected at most {len(x)} "
+            f"(the rows {data.name} has)"
+        )
+    if data.shuffle:
+        rows = np.random.default_rng(data.random_state).permutation(len(x))
+        x, y = x[rows], y[rows]
+    x, y = x[: data.n_samples].astype(np.float32), y[: data.n_samples].astype(np.float32)
+    end = data.n_train + data.n_test if data.n_test else data.n_samples
+    return Dataset(
+        x[: data.n_train], y[: data.n_train], x[data.n_train : end], y[data.n_train : end]
+    )
 
 
 def make_dataset(
@@ -95,14 +181,14 @@ def load_dataset(path: str | Path) -> Dataset:
         ) from None
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if x.ndim != 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
+        if x.ndim < 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
             raise ConfigError(
                 f"data: {str(path)!r} has x_{split} {x.shape} and y_{split} "
-                f"{y.shape}; expected (n, features) and (n,) with n > 0"
+                f"{y.shape}; expected (n, *input_shape) and (n,) with n > 0"
             )
-    if arrays["x_train"].shape[1] != arrays["x_test"].shape[1]:
+    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
         raise ConfigError(
             f"data: {str(path)!r} has x_train {arrays['x_train'].shape} and x_test "
-            f"{arrays['x_test'].shape}; expected the same number of features"
+            f"{arrays['x_test'].shape}; expected the same input shape"
         )
     return Dataset(**{k: v.astype(np.float32) for k, v in arrays.items()})

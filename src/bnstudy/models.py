@@ -1,16 +1,10 @@
-"""Keras models of the model configs (conf/model/): where batch normalization sits in the MLP."""
+"""Keras models of the model configs (conf/model/): a family's body between an input and an
+output layer, its initial weights, compilation and weights by stable name."""
 
 from __future__ import annotations
 
 import keras
 from omegaconf import DictConfig
-
-
-def _bn(model: DictConfig, name: str) -> keras.layers.BatchNormalization:
-    bn = model.bn
-    return keras.layers.BatchNormalization(
-        momentum=bn.momentum, epsilon=bn.epsilon, center=bn.center, scale=bn.scale, name=name
-    )
 
 
 def bn_layer_names(model: DictConfig) -> list[str]:
@@ -21,8 +15,16 @@ def bn_layer_names(model: DictConfig) -> list[str]:
     ]
 
 
-def build_model(model: DictConfig, seed: int, n_features: int = 2) -> keras.Sequential:
-    """The MLP of a model config with the initial weights of ``seed`` (uncompiled).
+def build_model(
+    model: DictConfig, seed: int, input_shape: int | tuple = 2, n_classes: int = 2
+) -> keras.Sequential:
+    """The network of a model config with the initial weights of ``seed`` (uncompiled).
+
+    Input(input_shape) -> the family's body (:mod:`bnstudy.families`, BN where
+    ``model.placement`` says) -> Dense(1, sigmoid) for two classes, Dense(n_classes, softmax)
+    for more. An int ``input_shape`` is a number of features.
+
+    The MLP (family mlp):
 
     placement none:   Dense(h, relu) -> Dense(1, sigmoid)
     placement after:  Dense(h, relu) -> BN -> Dense(1, sigmoid)
@@ -40,30 +42,19 @@ def build_model(model: DictConfig, seed: int, n_features: int = 2) -> keras.Sequ
       seed and the step (``[seed, step]`` for Keras's stateless dropout), which the vectorized
       engine reproduces, and leaves the initial weights as without dropout.
     """
+    from bnstudy.families import FAMILIES, Body
+
     keras.utils.set_random_seed(seed)
-    p = model.placement
-    layers: list[keras.layers.Layer] = [keras.Input(shape=(n_features,), name="x")]
-    if model.input_bn:
-        layers.append(_bn(model, "input_bn"))
-    if p == "input":
-        layers.append(_bn(model, "bn"))
-    layers.append(
-        keras.layers.Dense(
-            model.hidden_units,
-            kernel_initializer="he_uniform",
-            activation=None if p == "before" else "relu",
-            use_bias=model.use_bias,
-            name="hidden",
-        )
+    shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+    spec = dict(model.get("spec") or {})
+    body = FAMILIES[model.family].build(Body(model, seed), **spec)
+    head = (
+        keras.layers.Dense(1, activation="sigmoid", name="output")
+        if n_classes <= 2
+        else keras.layers.Dense(n_classes, activation="softmax", name="output")
     )
-    if p == "before":
-        layers += [_bn(model, "bn"), keras.layers.Activation("relu", name="relu")]
-    elif p == "after":
-        layers.append(_bn(model, "bn"))
-    if model.dropout > 0:
-        layers.append(keras.layers.Dropout(model.dropout, seed=seed, name="dropout"))
-    layers.append(keras.layers.Dense(1, activation="sigmoid", name="output"))
-    return keras.Sequential(layers, name=f"mlp_bn_{p}")
+    layers = [keras.Input(shape=shape, name="x"), *body, head]
+    return keras.Sequential(layers, name=f"{model.family}_bn_{model.placement}")
 
 
 def initial_weights(model: DictConfig, seed: int, n_features: int = 2) -> dict:
@@ -95,11 +86,19 @@ def initial_weights(model: DictConfig, seed: int, n_features: int = 2) -> dict:
     return weights
 
 
-def compile_model(model: keras.Model, learning_rate: float, momentum: float) -> keras.Model:
-    """SGD with momentum, binary cross-entropy, accuracy: the reference's compile call."""
+def loss_name(n_classes: int) -> str:
+    """The Keras loss of a task: binary cross-entropy for two classes, sparse categorical
+    cross-entropy (integer labels) for more."""
+    return "binary_crossentropy" if n_classes <= 2 else "sparse_categorical_crossentropy"
+
+
+def compile_model(
+    model: keras.Model, learning_rate: float, momentum: float, n_classes: int = 2
+) -> keras.Model:
+    """SGD with momentum, the task's cross-entropy, accuracy: the reference's compile call."""
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum),
-        loss="binary_crossentropy",
+        loss=loss_name(n_classes),
         metrics=["accuracy"],
     )
     return model

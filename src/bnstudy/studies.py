@@ -17,7 +17,15 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 import bnstudy
-from bnstudy.config import ConfigError, DataConfig, ModelConfig, TrainConfig, check_run, structured
+from bnstudy.config import (
+    MLP_ONLY,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    check_run,
+    structured,
+)
 
 PARTS = ("model", "data", "train")
 #: Options added after runs were recorded, at the value that means "off": left out of
@@ -26,9 +34,29 @@ NEUTRAL = {
     "model.use_bias": True,
     "model.input_bn": False,
     "model.dropout": 0.0,
+    "model.spec": {},
+    "data.n_test": 0,
+    "data.shuffle": False,
+    "data.n_features": 0,
+    "data.n_informative": 0,
+    "data.n_classes": 0,
     "train.extra_eval": False,
     "train.layer_stats": False,
 }
+
+
+def part_identity(part: str, cfg: DictConfig) -> dict:
+    """One part (model, data or train) of an identity: ``cfg`` as a dict without the options
+    at their NEUTRAL value, and without the MLP's options in another family's model."""
+    out = OmegaConf.to_container(cfg, resolve=True)
+    for key, value in NEUTRAL.items():
+        p, name = key.split(".")
+        if p == part and out.get(name) == value and type(out.get(name)) is type(value):
+            del out[name]
+    if part == "model" and out.get("family") != "mlp":
+        for name in MLP_ONLY:
+            out.pop(name, None)
+    return out
 
 
 def digest(obj: object, n: int = 16) -> str:
@@ -53,11 +81,7 @@ class Condition:
     def identity(self, seed: int | None = None) -> dict:
         """What makes a run the same run (``seed=None``: the condition itself); options at
         their NEUTRAL value are left out."""
-        out = {part: OmegaConf.to_container(getattr(self, part), resolve=True) for part in PARTS}
-        for key, value in NEUTRAL.items():
-            part, name = key.split(".")
-            if out[part].get(name) == value and type(out[part].get(name)) is type(value):
-                del out[part][name]
+        out = {part: part_identity(part, getattr(self, part)) for part in PARTS}
         return {**out, "seed": seed, "version": bnstudy.__version__}
 
     @property

@@ -27,7 +27,8 @@ def load_run_model(run_id: str, tracking_uri: str | None = None):
     """The trained Keras model of the MLflow run ``run_id`` (compiled as it was trained)."""
     from mlflow.tracking import MlflowClient
 
-    from bnstudy.config import ModelConfig, structured
+    from bnstudy.config import DataConfig, ModelConfig, structured
+    from bnstudy.data import build_dataset
     from bnstudy.models import build_model, compile_model, set_model_weights
 
     client = MlflowClient(tracking_uri)
@@ -38,8 +39,10 @@ def load_run_model(run_id: str, tracking_uri: str | None = None):
         path = client.download_artifacts(parent, f"weights/s{seed:03d}.npz", tmp)
         with np.load(path) as f:
             weights = {k: f[k] for k in f.files}
-    n_features = weights["hidden/kernel"].shape[0]
     # A key left out of the identity (an option at its neutral value): the schema fills it.
-    model = build_model(structured(cfg.model, ModelConfig), seed, n_features)
-    compile_model(model, cfg.train.learning_rate, cfg.train.momentum)
+    ds = build_dataset(structured(cfg.data, DataConfig))  # its input shape and classes
+    model = build_model(
+        structured(cfg.model, ModelConfig), seed, ds.x_train.shape[1:], ds.n_classes
+    )
+    compile_model(model, cfg.train.learning_rate, cfg.train.momentum, ds.n_classes)
     return set_model_weights(model, weights)

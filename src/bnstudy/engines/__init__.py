@@ -1,4 +1,5 @@
-"""Training engines: ``keras`` (one model.fit per run) and ``vectorized`` (all seeds at once).
+"""Training engines: ``keras`` (one model.fit per run), ``vectorized`` (all seeds of the MLP at
+once, hand-written) and ``stateless`` (all seeds of any model family at once, Keras's own model).
 
 Both take (model config, train config, dataset, seeds, progress) and return a
 :class:`~bnstudy.engines.common.TrainResult` with the same per-seed histories and weights.
@@ -33,4 +34,8 @@ def train_engine(
         from bnstudy.engines.vectorized import train_vectorized
 
         return train_vectorized(model, train, ds, seeds, progress)
-    raise ValueError(f"train.engine: {name!r} is not one of keras, vectorized")
+    if name == "stateless":
+        from bnstudy.engines.stateless import train_stateless
+
+        return train_stateless(model, train, ds, seeds, progress)
+    raise ValueError(f"train.engine: {name!r} is not one of keras, vectorized, stateless")

@@ -25,7 +25,7 @@ from bnstudy.models import bn_layer_names, build_model, compile_model, model_wei
 
 def _epoch_batches(ds: Dataset, orders: np.ndarray, batch_size: int) -> tf.data.Dataset:
     """Every epoch's batches in ``orders`` (epochs, n) order, one after another."""
-    x = ds.x_train[orders]  # (epochs, n, features)
+    x = ds.x_train[orders]  # (epochs, n, *input_shape)
     y = ds.y_train[orders]  # (epochs, n)
     per_epoch = tf.data.Dataset.from_tensor_slices((x, y))
     return per_epoch.flat_map(
@@ -51,7 +51,10 @@ def fit_one(
     if orders is None:
         orders = batch_orders(seed, train.epochs, n)
     model = compile_model(
-        build_model(model_cfg, seed, ds.x_train.shape[1]), train.learning_rate, train.momentum
+        build_model(model_cfg, seed, ds.x_train.shape[1:], ds.n_classes),
+        train.learning_rate,
+        train.momentum,
+        ds.n_classes,
     )
     extra = None
     if train.extra_eval or train.layer_stats:
