@@ -128,9 +128,24 @@ def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_pairs(study: DictConfig, conds: list[Condition]) -> list[tuple[str, str]]:
+#: Claim kinds that compare two named conditions through the comparisons table.
+_PAIRED = ("superiority", "equivalence")
+
+
+def _rule(claim: DictConfig) -> str:
+    """What a claim applies to conditions: its kind, or its rule for at_best / every."""
+    return claim.rule if claim.kind in ("at_best", "every") else claim.kind
+
+
+def comparison_pairs(
+    study: DictConfig, conds: list[Condition], runs: pd.DataFrame | None = None
+) -> list[tuple[str, str]]:
     """(A, B) condition names: each configured axis pair within every combination of the
-    other axes, then the pairs that claims name; without repeats."""
+    other axes, then the pairs that claims name (for ``every`` claims: the pair's conditions
+    at each value of the axis; for ``at_best`` claims, given ``runs``: each group at its best
+    value of the axis); without repeats."""
+    from bnstudy.sweeps import group_of
+
     pairs = []
     for comp in study.comparisons:
         for a_label, b_label in comp.pairs:
@@ -139,14 +154,33 @@ def comparison_pairs(study: DictConfig, conds: list[Condition]) -> list[tuple[st
                     continue
                 want = {**c.labels, comp.axis: b_label}
                 pairs += [(c.name, d.name) for d in conds if d.labels == want]
-    pairs += [(cl.a, cl.b) for cl in study.claims if cl.kind in ("superiority", "equivalence")]
+    for cl in study.claims:
+        if _rule(cl) not in _PAIRED:
+            continue
+        if cl.kind == "every":
+            a, b = cl.pair
+            for c in conds:
+                if group_of(c.labels, cl.axis) != a:
+                    continue
+                pairs += [
+                    (c.name, d.name)
+                    for d in conds
+                    if group_of(d.labels, cl.axis) == b and d.labels[cl.axis] == c.labels[cl.axis]
+                ]
+        elif cl.kind == "at_best":
+            if runs is not None:
+                from bnstudy.claims import best_pair
+
+                pairs += [best] if (best := best_pair(cl, runs, study)) else []
+        else:
+            pairs.append((cl.a, cl.b))
     return list(dict.fromkeys(pairs))
 
 
 def comparison_measures(study: DictConfig) -> list[str]:
     """Speed and accuracy measures every comparison reports, plus those claims name."""
     base = ["test_accuracy", f"epochs_to_{pct(study.thresholds[0])}", "auc_test_accuracy"]
-    named = [cl.measure for cl in study.claims if cl.kind in ("superiority", "equivalence")]
+    named = [cl.measure for cl in study.claims if _rule(cl) in _PAIRED]
     return list(dict.fromkeys(base + named))
 
 
@@ -176,7 +210,7 @@ def comparisons_table(
     """Paired comparisons (A - B over shared seeds) of every comparison measure; Holm-adjusted
     p-values across the comparisons of each measure (the family)."""
     rows = []
-    for a, b in comparison_pairs(study, conds):
+    for a, b in comparison_pairs(study, conds, runs):
         for m in comparison_measures(study):
             x, y = paired_values(runs, a, b, m)
             if x.size < 2:
@@ -262,6 +296,61 @@ def metrics_json(summary: pd.DataFrame, thresholds: list[float]) -> dict:
     return out
 
 
+def parameters_table(conds: list[Condition]) -> pd.DataFrame:
+    """Per condition: trainable, non-trainable and all parameters, and the units its BN
+    layers normalize, counted from the model config (bnstudy.parameters)."""
+    from bnstudy.parameters import model_counts, n_features
+
+    rows = []
+    for c in conds:
+        n = model_counts(c.model, n_features(c.data))
+        rows.append(
+            {
+                "condition": c.name,
+                "trainable": n.trainable,
+                "non_trainable": n.non_trainable,
+                "total": n.total,
+                "bn_units": n.bn_units,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def extra_tables(
+    runs: pd.DataFrame, summary: pd.DataFrame, study: DictConfig, conds: list[Condition]
+) -> dict[str, pd.DataFrame]:
+    """reports/<study>/tables/: ``parameters`` (every study); ``sweep_<axis>`` for each axis
+    that a grid or at_best claim sweeps (per group and value: summary numbers, best, usable;
+    the first such claim's measure, margin and selection); ``variance_<axis>`` for each axis
+    of an ``every`` claim (variance between its values and between seeds, per group and per
+    claimed pair)."""
+    from bnstudy.sweeps import grid_table, variance_table
+
+    out = {"parameters": parameters_table(conds)}
+    for cl in study.claims:
+        if cl.kind in ("usable_rate", "rate_range", "at_best"):
+            name = f"sweep_{cl.axis}"
+            if name not in out:
+                failed = [c for c in study.claims if c.kind == "divergence" and c.axis == cl.axis]
+                failed = [c for c in failed if c.floor is not None]
+                out[name] = grid_table(
+                    runs,
+                    summary,
+                    study.axes,
+                    cl.axis,
+                    cl,
+                    failed[0] if failed else None,
+                    study.confidence,
+                )
+        if cl.kind == "every":
+            name = f"variance_{cl.axis}"
+            if name not in out:
+                pairs = [list(c.pair) for c in study.claims if c.kind == "every"]
+                pairs = [list(p) for p in dict.fromkeys(tuple(p) for p in pairs)]
+                out[name] = variance_table(runs, study.axes, cl.axis, cl.measure, pairs)
+    return out
+
+
 def write_csv(df: pd.DataFrame, path) -> None:
     """A table with DIGITS significant digits, atomically."""
     write_with(path, lambda p: df.to_csv(p, index=False, float_format=f"%.{DIGITS}g"))
@@ -286,7 +375,7 @@ def aggregate(cfg: DictConfig, conds: list[Condition]) -> dict[str, pd.DataFrame
         "comparisons": comparisons,
         "curves": curves_table(history, runs, study),
         "reached": reached_table(runs, study.thresholds[0]),
-        "claims": claims_table(runs, summary, comparisons, study),
+        "claims": claims_table(runs, summary, comparisons, study, conds),
     }
     for name, df in tables.items():
         write_csv(df, CLAIMS_DIR / f"{study.name}.csv" if name == "claims" else out / f"{name}.csv")
@@ -301,4 +390,11 @@ def aggregate(cfg: DictConfig, conds: list[Condition]) -> dict[str, pd.DataFrame
         out / "metrics.json",
         json.dumps(metrics_json(summary, list(study.thresholds)), indent=2) + "\n",
     )
-    return tables
+    extra = extra_tables(runs, summary, study, conds)
+    folder = out / "tables"
+    for stale in folder.glob("*.csv") if folder.exists() else []:
+        if stale.stem not in extra:
+            stale.unlink()
+    for name, df in extra.items():
+        write_csv(df, folder / f"{name}.csv")
+    return tables | extra

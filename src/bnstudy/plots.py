@@ -156,7 +156,11 @@ def forest(comparisons: pd.DataFrame, path: str | Path, confidence: float) -> No
     comparisons: columns comparison, measure, mean_diff, diff_ci_low, diff_ci_high.
     """
     measures = list(dict.fromkeys(comparisons["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(4.2 * len(measures), 3.2), squeeze=False)
+    rows = int(comparisons.groupby("measure").size().max())
+    height = max(3.2, 0.24 * rows + 1.4)  # many comparisons: a row per label, readable
+    fig, axes = plt.subplots(
+        1, len(measures), figsize=(4.2 * len(measures) + 2.5, height), squeeze=False
+    )
     for ax, m in zip(axes[0], measures, strict=True):
         c = comparisons[comparisons["measure"] == m].reset_index(drop=True)
         y = np.arange(len(c))[::-1]

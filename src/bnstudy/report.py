@@ -16,6 +16,7 @@ from bnstudy import plots, stats
 from bnstudy.aggregate import pct
 from bnstudy.atomic import write_text
 from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR
+from bnstudy.report_sweeps import extra_md
 from bnstudy.results import load_results
 from bnstudy.studies import Condition
 
@@ -26,6 +27,11 @@ def _f(x: float, nd: int = 3) -> str:
     if math.isinf(x):
         return "never" if x > 0 else "-inf"
     return f"{x:.{nd}f}"
+
+
+def _n(x: float | None) -> str:
+    """A count that may be missing (every seed diverged): '3' or 'n/a'."""
+    return "n/a" if x is None or math.isnan(x) else str(int(x))
 
 
 def _p(p: float) -> str:
@@ -86,7 +92,7 @@ def summary_md(summary: pd.DataFrame, study: DictConfig) -> str:
                 *(
                     f"{_f(r.get(f'epochs_to_{pct(t)}_median'), 0)} "
                     f"{_ci(r.get(f'epochs_to_{pct(t)}_median_ci_low'), r.get(f'epochs_to_{pct(t)}_median_ci_high'), 0)} "  # noqa: E501
-                    f"({int(r.get(f'epochs_to_{pct(t)}_n_censored', 0))})"
+                    f"({_n(r.get(f'epochs_to_{pct(t)}_n_censored'))})"
                     for t in study.thresholds
                 ),
                 f"{_f(r.auc_test_accuracy_mean)} "
@@ -235,6 +241,9 @@ the comparisons of each measure.
 
 {published_md(summary, study)}
 """
+    extra = extra_md(study, out, runs, summary)
+    if extra:
+        md += "\n" + extra
     md += f"""
 ## Figures
 
