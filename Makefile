@@ -5,20 +5,24 @@ PYTHON_VERSION := 3.11
 UV_VERSION := 0.13.8
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
+# The system python3 and uv, never the venv's (it has no pip and no uv), even with the venv
+# activated: uv from PATH, else the uv package of python3 (pip --user on first use).
+SYSTEM_PYTHON := $(shell PATH="$$(echo "$$PATH" | tr : '\n' | grep -vxF '$(BIN)' | paste -sd:)" \
+  command -v python3)
+UV := $(shell command -v uv 2>/dev/null || echo "$(SYSTEM_PYTHON) -m uv")
 export PATH := $(BIN):$(PATH)
 # uv leaves bytecode uncompiled; with PYTHONDONTWRITEBYTECODE set, every TensorFlow import would
 # then cost ~17 s instead of ~6 s on this machine.
 export UV_COMPILE_BYTECODE := 1
-# uv from PATH, else the uv package of python3 (installed with pip --user on first use).
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-.PHONY: help setup params study studies test test-fast bench ui lint format clean
+.PHONY: help setup params study studies test test-fast test-services services-deps bench \
+	bench-equivalence ui server server-stop server-status lint format clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.synced: pyproject.toml uv.lock
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)"
+	@$(UV) --version >/dev/null 2>&1 || $(SYSTEM_PYTHON) -m pip install --quiet --user "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --python $(PYTHON_VERSION)
 	@touch $@
 
@@ -43,14 +47,43 @@ test: setup ## run the test suite (tiny configs, temporary stores)
 	pytest
 
 test-fast: setup ## the tests that train no model
-	pytest -m "not slow"
+	pytest -m "not slow and not services"
 
-bench: setup ## benchmark the engines; writes reports/benchmark.{json,md}
+# Debian packages the service tests drive: a real PostgreSQL, and Chromium for Playwright.
+SERVICE_PACKAGES := postgresql chromium chromium-driver
+
+services-deps: ## install Debian's PostgreSQL and Chromium if missing (apt-get, as root)
+	@missing=$$(for p in $(SERVICE_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing" $$missing; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+test-services: setup services-deps ## tests against real PostgreSQL, mlflow server and Chromium
+	pytest -m services --durations=10
+
+bench: setup ## benchmark (about 10 minutes); writes reports/benchmark.{json,md}
 	python -m bnstudy.bench
 
+bench-equivalence: setup ## keras fit vs vectorized over 30 seeds; writes reports/equivalence.{json,md}
+	python -m bnstudy.bench --only-equivalence
+
 ui: setup ## serve the MLflow UI on the study's store (http://127.0.0.1:5000)
-	mlflow server --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
-	  --default-artifact-root "$(CURDIR)/mlartifacts" --host 127.0.0.1 --port 5000
+	python -m bnstudy.server ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \
+	  --default-artifact-root "$(CURDIR)/mlartifacts" --port 5000
+
+server: setup ## start PostgreSQL + MLflow tracking server in the background (.server/)
+	python -m bnstudy.server start
+
+server-stop: setup ## stop the tracking server and its PostgreSQL (the data is kept)
+	python -m bnstudy.server stop
+
+server-status: setup ## is the tracking server running?
+	python -m bnstudy.server status
 
 lint: setup ## ruff lint and format check
 	ruff check .

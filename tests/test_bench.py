@@ -12,16 +12,16 @@ from bnstudy import bench
 def test_quick_defaults_and_explicit_values():
     a = bench.parse_args(["--quick", "--seeds", "4"])
     assert (a.seeds, a.epochs, a.repeats) == (4, 2, 1)
-    assert not a.equivalence and a.study_repeats == 0 and a.scaling
+    assert not a.only_equivalence and a.study_repeats == 0 and a.scaling
     full = bench.parse_args([])
-    assert (full.seeds, full.epochs, full.repeats, full.equivalence) == (3, 100, 3, True)
-    assert full.scale_seeds == [5, 30, 100, 300] and full.scale_epochs == [25, 50, 100]
+    assert (full.seeds, full.epochs, full.repeats, full.study_repeats) == (2, 100, 3, 3)
+    assert full.scale_seeds == [5, 30, 100, 300] and full.variants == ["bn_after"]
 
 
 @pytest.mark.slow
 def test_quick_benchmark_writes_reports(tmp_path):
     """Three fresh processes (one per way): 1 variant x 1 seed x 2 epochs, 1 repetition."""
-    argv = ["--quick", "--variants", "bn_after", "--seeds", "1", "--no-scaling"]
+    argv = ["--quick", "--variants", "bn_after", "--seeds", "1", "--scale-seeds", "2"]
     bench.main([*argv, "--out", str(tmp_path)])
     res = json.loads((tmp_path / "benchmark.json").read_text())
     for key in ("command", "settings", "machine", "runs", "ways", "ratios", "targets"):
@@ -37,9 +37,25 @@ def test_quick_benchmark_writes_reports(tmp_path):
         "speedup_a_over_c",
         "speedup_a_over_c_at_30_seeds",
         "study_seconds",
+        "study_in_article_runs",
         "study_peak_rss_bytes",
+        "runs_300_seconds_in_article_runs",
+        "runs_300_store_bytes",
     }
-    assert res["targets"]["speedup_a_over_c_at_30_seeds"]["pass"] is None  # no scaling run
+    (point,) = res["scaling"]["points"]
+    assert (point["seeds"], point["runs"]) == (2, 2) and point["store_bytes"] > 0
+    assert res["targets"]["speedup_a_over_c_at_30_seeds"]["pass"] is None  # no 30-seed point
     assert res["targets"]["study_seconds"]["pass"] is None
     md = (tmp_path / "benchmark.md").read_text()
     assert "(a)/(b) =" in md and "(a)/(c) =" in md and "## Targets" in md
+    assert "## Scaling in seeds: training and logging" in md
+
+
+@pytest.mark.slow
+def test_equivalence_benchmark_writes_its_report(tmp_path):
+    argv = ["--only-equivalence", "--equivalence-variants", "bn_before"]
+    bench.main([*argv, "--equivalence-seeds", "2", "--epochs", "2", "--out", str(tmp_path)])
+    res = json.loads((tmp_path / "equivalence.json").read_text())
+    eq = res["equivalence"]["bn_before"]
+    assert eq["seeds"] == 2 and eq["max_abs_diff"] < 1e-6
+    assert "keras mean" in (tmp_path / "equivalence.md").read_text()

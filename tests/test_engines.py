@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bnstudy.config import compose, validate
-from bnstudy.engines.common import METRICS, batch_orders
+from bnstudy.engines.common import EXTRA_METRICS, LAYER_METRICS, METRICS, batch_orders
 from bnstudy.engines.keras_fit import train_keras
 from bnstudy.engines.vectorized import train_vectorized
 
@@ -19,7 +19,26 @@ CASES = {
     "bn_input": ["model.placement=input"],
     "bn_no_beta_gamma": ["model.placement=after", "model.bn.center=false", "model.bn.scale=false"],
     "bn_no_momentum": ["model.placement=after", "model.bn.momentum=0.0"],
+    "bn_before_no_bias": ["model.placement=before", "model.use_bias=false"],
+    "input_bn_after": ["model.placement=after", "model.input_bn=true"],
+    "dropout_after": ["model.placement=after", "model.dropout=0.3"],
+    "extra_eval_after": [
+        "model.placement=after",
+        "train.extra_eval=true",
+        "train.layer_stats=true",
+    ],
+    "extra_eval_no_bn": ["model.placement=none", "train.extra_eval=true", "train.layer_stats=true"],
+    "extra_eval_all_options": [
+        "model.placement=before",
+        "model.input_bn=true",
+        "model.use_bias=false",
+        "model.dropout=0.2",
+        "train.extra_eval=true",
+        "train.layer_stats=true",
+    ],
 }
+#: Cases trained with both seeds (the others with the second only, to keep the suite short).
+TWO_SEEDS = ("baseline", "bn_after", "bn_before", "extra_eval_all_options")
 
 
 def _setup(case, *extra):
@@ -29,16 +48,34 @@ def _setup(case, *extra):
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_same_weights_and_metrics_as_keras_fit(case, dataset):
+    """Every option is proven here: same final weights and every history metric within 1e-5.
+
+    Dropout: the Keras model's ``Dropout(rate, seed=<run seed>)`` draws stateless masks from
+    ``[seed, step]``, which the vectorized engine reproduces, so the masks are identical and
+    the weights must agree like those of any other case (no distributional test needed).
+    extra_eval / layer_stats: the keras engine measures them with a callback
+    (:class:`~bnstudy.engines.keras_fit.ExtraMetrics`), the vectorized engine in its graph.
+    """
     variant, train = _setup(case)
-    seeds = SEEDS if case in ("baseline", "bn_after", "bn_before") else SEEDS[1:]
+    seeds = SEEDS if case in TWO_SEEDS else SEEDS[1:]
     ref = train_keras(variant, train, dataset, seeds)
     vec = train_vectorized(variant, train, dataset, seeds)
     assert sorted(vec.weights) == sorted(ref.weights)
     for k in ref.weights:
         np.testing.assert_allclose(vec.weights[k], ref.weights[k], rtol=0, atol=1e-5, err_msg=k)
-    for m in METRICS:
+    expected = (
+        METRICS
+        + (EXTRA_METRICS if train.extra_eval else ())
+        + (LAYER_METRICS if train.layer_stats else ())
+    )
+    assert sorted(ref.history) == sorted(vec.history) == sorted(expected)
+    for m in expected:
         assert vec.history[m].shape == (len(seeds), 3)
         np.testing.assert_allclose(vec.history[m], ref.history[m], rtol=0, atol=1e-5, err_msg=m)
+    if train.extra_eval and variant.placement == "none" and not variant.input_bn:
+        for res in (ref, vec):  # without BN, other BN statistics change nothing
+            for m in EXTRA_METRICS:
+                np.testing.assert_array_equal(res.history[m], res.history[m.rsplit("_", 1)[0]])
     for m in ref.final:
         np.testing.assert_allclose(vec.final[m], ref.final[m], rtol=0, atol=1e-5, err_msg=m)
 
@@ -63,17 +100,18 @@ def test_weights_actually_change_and_differ_between_seeds(dataset):
     assert not np.allclose(vec.history["loss"][0], vec.history["loss"][1])
 
 
-@pytest.mark.parametrize("case", ["baseline", "bn_after", "bn_before"])
+@pytest.mark.parametrize("case", ["baseline", "bn_after", "bn_before", "extra_eval_all_options"])
 def test_vectorized_is_bit_identical_across_calls_and_seed_sets(case, dataset):
-    """A seed's result does not depend on which other seeds share its batch."""
+    """A seed's result (dropout masks included) does not depend on which other seeds share
+    its batch."""
     variant, train = _setup(case)
     a = train_vectorized(variant, train, dataset, [0, 1])
     b = train_vectorized(variant, train, dataset, [1, 0, 5])
     for k in a.weights:
         np.testing.assert_array_equal(a.weights[k][0], b.weights[k][1], err_msg=k)
         np.testing.assert_array_equal(a.weights[k][1], b.weights[k][0], err_msg=k)
-    for m in METRICS:
-        np.testing.assert_array_equal(a.history[m][0], b.history[m][1])
+    for m in a.history:
+        np.testing.assert_array_equal(a.history[m][0], b.history[m][1], err_msg=m)
 
 
 @pytest.mark.parametrize("case", ["baseline", "bn_after", "bn_before"])

@@ -104,3 +104,98 @@ def test_a_seed_gives_every_variant_the_same_initial_weights_where_shapes_allow(
     for k in ("hidden/kernel", "output/kernel"):
         np.testing.assert_array_equal(base[k], after[k])
         np.testing.assert_array_equal(base[k], before[k])
+
+
+@pytest.mark.parametrize(
+    ("placement", "options", "layout"),
+    [
+        ("after", ["model.input_bn=true"], [("BatchNormalization", None), *LAYERS["after"]]),
+        ("none", ["model.input_bn=true"], [("BatchNormalization", None), *LAYERS["none"]]),
+        ("before", ["model.use_bias=false"], LAYERS["before"]),
+        (
+            "none",
+            ["model.dropout=0.3"],
+            [*LAYERS["none"][:-1], ("Dropout", None), LAYERS["none"][-1]],
+        ),
+        (
+            "after",
+            ["model.dropout=0.3"],
+            [*LAYERS["after"][:-1], ("Dropout", None), LAYERS["after"][-1]],
+        ),
+        (
+            "before",
+            ["model.dropout=0.3"],
+            [*LAYERS["before"][:-1], ("Dropout", None), LAYERS["before"][-1]],
+        ),
+        (
+            "input",
+            ["model.dropout=0.3"],
+            [*LAYERS["input"][:-1], ("Dropout", None), LAYERS["input"][-1]],
+        ),
+        ("after", ["model.dropout=0.0"], LAYERS["after"]),
+    ],
+)
+def test_layer_order_with_options(placement, options, layout):
+    """input_bn first; dropout right before the output layer (after the ReLU, or after the BN
+    that follows it); rate 0 adds no layer."""
+    model = build_model(model_cfg(placement, *options), seed=5)
+    assert _layout(model) == layout
+    names = [layer.name for layer in model.layers]
+    if "model.input_bn=true" in options:
+        assert names[0] == "input_bn"
+        assert ("bn" in names) == (placement != "none")
+    if "model.dropout=0.3" in options:
+        drop = model.get_layer("dropout")
+        assert (drop.rate, drop.seed) == (0.3, 5)
+        assert names[-2:] == ["dropout", "output"]
+
+
+def test_use_bias_false_removes_only_the_hidden_bias():
+    model = build_model(model_cfg("before", "model.use_bias=false"), seed=0)
+    assert not model.get_layer("hidden").use_bias
+    assert "hidden/bias" not in model_weights(model)
+    assert "output/bias" in model_weights(model)
+
+
+def test_input_bn_weights_have_their_own_names_and_the_bn_options():
+    model = build_model(model_cfg("after", "model.input_bn=true", momentum=0.5), seed=0)
+    names = sorted(model_weights(model))
+    assert [n for n in names if n.startswith("input_bn/")] == [
+        "input_bn/beta",
+        "input_bn/gamma",
+        "input_bn/moving_mean",
+        "input_bn/moving_variance",
+    ]
+    assert "bn/gamma" in names
+    assert model.get_layer("input_bn").momentum == 0.5
+    assert model_weights(model)["input_bn/gamma"].shape == (2,)
+
+
+@pytest.mark.parametrize(
+    ("placement", "options"),
+    [
+        ("after", ["model.input_bn=true"]),
+        ("none", ["model.input_bn=true", "model.dropout=0.5"]),
+        ("before", ["model.use_bias=false", "model.input_bn=true"]),
+        ("before", ["model.use_bias=false", "model.bn.center=false"]),
+        ("input", ["model.dropout=0.2", "model.use_bias=false"]),
+    ],
+)
+def test_initial_weights_equal_the_built_model_with_options(placement, options):
+    variant = model_cfg(placement, *options)
+    expected = model_weights(build_model(variant, 7))
+    got = initial_weights(variant, 7)
+    assert sorted(got) == sorted(expected)
+    for k in expected:
+        np.testing.assert_array_equal(got[k], expected[k], err_msg=k)
+
+
+def test_options_leave_a_seeds_kernels_unchanged():
+    """Dropout's explicit seed draws nothing from Python's random, and BN layers and the bias
+    have constant initializers: every option starts from the same kernels as today."""
+    base = initial_weights(model_cfg("after"), 4)
+    for options in (["model.dropout=0.5"], ["model.input_bn=true"], ["model.use_bias=false"]):
+        v = model_cfg("after", *options)
+        built = model_weights(build_model(v, 4))
+        for k in ("hidden/kernel", "output/kernel"):
+            np.testing.assert_array_equal(built[k], base[k], err_msg=f"{options} {k}")

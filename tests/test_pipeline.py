@@ -111,6 +111,17 @@ def test_every_run_is_in_mlflow_and_runs_csv_matches_it(study):
             assert run.data.tags["dvc.stage"] == "train"
 
 
+def test_each_study_has_a_run_carrying_its_report(study):
+    repo, _ = study
+    for s in STUDIES:
+        client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+        exp = client.get_experiment_by_name(f"bnstudy/{s}")
+        (run,) = client.search_runs([exp.experiment_id], "tags.`bnstudy.role` = 'study'")
+        files = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"report.md", "figures", "claims.csv", "summary.csv"} <= files
+        assert run.info.run_name == s
+
+
 def test_no_per_store_value_in_tracked_outputs(study):
     """Run ids differ per MLflow store: they must not reach results/ (and so dvc.lock)."""
     repo, _ = study

@@ -16,8 +16,6 @@ from bnstudy.tracking import KEY_TAG, Tracker, experiment_name, resolve_uri
 from bnstudy.train import train_study
 from tests.conftest import tiny_cfg
 
-ARTIFACTS = ("config.yaml", "history.csv", "weights.npz")
-
 
 def _runs(cfg, role="child"):
     client = MlflowClient(resolve_uri(cfg))
@@ -42,6 +40,7 @@ def test_train_runs_logs_real_runs(saved_data):
     client, runs = _runs(cfg)
     assert sorted(r.info.run_id for r in runs) == sorted(r.run_id for r in records)
     (parent,) = _runs(cfg, "parent")[1]
+    assert "condition" not in parent.data.tags  # outside the UI's groups of seeds
     for run in runs:
         assert run.info.status == "FINISHED"
         assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
@@ -66,17 +65,23 @@ def test_train_runs_logs_real_runs(saved_data):
         assert [m.value for m in sorted(hist, key=lambda m: m.step)] == pytest.approx(
             record.history["val_accuracy"], abs=1e-12
         )
+        (inp,) = run.inputs.dataset_inputs
+        assert inp.dataset.name.startswith("circles-") and inp.dataset.source_type == "code"
         stamps = [m.timestamp for m in client.get_metric_history(run.info.run_id, "loss")]
         assert len(set(stamps)) == 3, "each epoch keeps its own time"
-        files = sorted(a.path for a in client.list_artifacts(run.info.run_id))
-        assert files == sorted(ARTIFACTS)
+        assert not client.list_artifacts(run.info.run_id)  # per run: params, tags, metrics
+    files = [a.path for a in client.list_artifacts(parent.info.run_id)]
+    assert sorted(files) == ["config.yaml", "weights"]
+    weights = [a.path for a in client.list_artifacts(parent.info.run_id, "weights")]
+    assert sorted(weights) == ["weights/s000.npz", "weights/s001.npz"]
     exp = client.get_experiment_by_name("bnstudy/placement")
     assert Path(exp.artifact_location[7:]) == Path(resolve_uri(cfg)[10:]).parent / "mlartifacts"
 
 
 @pytest.mark.slow
 def test_a_baseline_run_logs_no_bn_params_and_its_model_loads(saved_data):
-    from bnstudy.models import load_run_model, model_weights
+    from bnstudy.models import model_weights
+    from bnstudy.weights import load_run_model
 
     cfg = saved_data
     (rec,) = train_runs(cfg, "baseline", [0])
@@ -174,7 +179,6 @@ def test_a_run_that_fails_while_logging_ends_failed(cfg, tmp_path, monkeypatch):
             history={"loss": [1.0]},
             final={},
             times=None,
-            artifacts=tmp_path,
         )
     (run,) = tracker.client.search_runs([tracker.experiment_id])
     assert run.info.status == "FAILED"
@@ -229,3 +233,19 @@ def test_sqlite_store_in_a_missing_folder_is_rejected(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         Tracker.open(cfg)
     assert not (tmp_path / "nope").exists()
+
+
+def test_provenance_names_the_pipeline_state_and_the_dvc_experiment(tmp_path, monkeypatch):
+    from bnstudy.provenance import provenance
+
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DVC_EXP_NAME", "lucky-dace")
+    tags = provenance.__wrapped__()
+    assert tags["dvc.exp_name"] == "lucky-dace"
+    assert len(tags["dvc.lock.sha256"]) == 16
+    monkeypatch.delenv("DVC_EXP_NAME")
+    (tmp_path / "dvc.lock").unlink()
+    tags = provenance.__wrapped__()
+    assert "dvc.exp_name" not in tags and "dvc.lock.sha256" not in tags

@@ -2,10 +2,12 @@
 
 The same runs trained three ways: (a) one fresh Python process per run, as the article's script
 does; (b) ``train_keras`` for every run in one process; (c) ``train_vectorized``, all seeds of a
-variant at once. Then the scaling of (c), the equivalence of the engines' final test accuracies,
-and the whole study (``dvc repro`` in a fresh copy of the repository). Every measurement runs in
-a fresh subprocess, whose wall time and peak memory are recorded. Writes ``<out>/benchmark.json``
-and ``<out>/benchmark.md``.
+condition at once. Then the scaling of the whole training path in seeds (train and MLflow
+logging into a fresh store, ``train_study``), and the placement study (``dvc repro`` in a fresh
+copy of the repository). Every measurement runs in a fresh subprocess, whose wall time and
+peak memory are recorded. Writes ``<out>/benchmark.json`` and ``<out>/benchmark.md``.
+``--only-equivalence`` (``make bench-equivalence``) compares the two engines' final test
+accuracies over 30 seeds instead, into ``<out>/equivalence.{json,md}``.
 """
 
 from __future__ import annotations
@@ -31,17 +33,10 @@ from bnstudy.paths import CODE_ROOT, REPORTS_DIR
 
 TARGET_SPEEDUP, TARGET_STUDY_S, TARGET_RSS = 50.0, 60.0, 2e9  # (a)/(c), dvc repro s, bytes
 PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core mlflow dvc psutil"
-FULL = {"seeds": 3, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
-FULL |= {"scale_epochs": "25,50,100", "scale_at_seeds": 30, "scaling": True, "equivalence": True}
-FULL |= {"equivalence_seeds": 30, "study_repeats": 3}
-QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3", "scale_epochs": "2,3"}
-QUICK |= {
-    "scale_at_seeds": 2,
-    "scaling": True,
-    "equivalence": False,
-    "equivalence_seeds": 2,
-    "study_repeats": 0,
-}
+FULL = {"seeds": 2, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
+FULL |= {"scaling": True, "equivalence_seeds": 30, "study_repeats": 3}
+QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3"}
+QUICK |= {"scaling": True, "equivalence_seeds": 2, "study_repeats": 0}
 STUDY_SEEDS = 30  # seeds per variant in the default study
 QUICK_STUDY = ["train.epochs=2", "study.seeds=[0,1]", "study.n_resamples=200"]
 Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancing the progress bar
@@ -97,9 +92,14 @@ def run_measured(cmd: list[str], cwd: Path | None = None) -> dict:
         return {"seconds": seconds, "peak_rss_bytes": peak, "stdout": out.read()}
 
 
+def worker_cmd(engine: str, jobs: list[dict]) -> list[str]:
+    """The command of a fresh worker process (engine keras, vectorized, or pipeline)."""
+    return [sys.executable, "-m", "bnstudy.bench", "--worker", engine, json.dumps(jobs)]
+
+
 def worker(engine: str, jobs: list[dict]) -> tuple[list[dict], dict]:
     """Run :func:`train_jobs` in a fresh process; (its per-job results, its measurement)."""
-    m = run_measured([sys.executable, "-m", "bnstudy.bench", "--worker", engine, json.dumps(jobs)])
+    m = run_measured(worker_cmd(engine, jobs))
     return json.loads(m.pop("stdout").strip().splitlines()[-1]), m
 
 
@@ -145,28 +145,41 @@ def one_run_cmd(variant: str, seed: int, epochs: int) -> list[str]:
     return [sys.executable, "-m", "bnstudy.bench", "--one-run", variant, str(seed), str(epochs)]
 
 
-def bench_scaling(seed_counts: list[int], epoch_counts: list[int], at: tuple, step: Step) -> dict:
-    """Vectorized bn_after: seconds vs seeds at ``at[1]`` epochs (XLA off and on) and vs epochs
-    at ``at[0]`` seeds; one fresh process per curve, each point traced and timed anew."""
-    curves = {
-        "seeds_xla_off": [(n, at[1], False) for n in seed_counts],
-        "seeds_xla_on": [(n, at[1], True) for n in seed_counts],
-        "epochs_xla_off": [(at[0], e, False) for e in epoch_counts],
-    }
-    out = {}
-    for name, points in curves.items():
-        jobs = [
-            {"variant": "bn_after", "seeds": list(range(n)), "epochs": e, "xla": x}
-            for n, e, x in points
-        ]
-        res, m = step(f"scaling {name}", worker, "vectorized", jobs)
-        rows = [
-            {"seeds": len(j["seeds"]), "epochs": j["epochs"], "xla": j["xla"]}
-            | {"seconds": j["seconds"], "seconds_per_run": j["seconds"] / len(j["seeds"])}
-            for j in res
-        ]
-        out[name] = {"points": rows, "peak_rss_bytes": m["peak_rss_bytes"]}
+def pipeline_jobs(jobs: list[dict]) -> list[dict]:
+    """Worker side: for each job {seeds, epochs}, ``train_study`` of the placement study's
+    bn_after condition into a fresh SQLite store: total seconds (training, logging, store
+    creation), the engine's own seconds, and the rest per run."""
+    import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
+
+    from bnstudy.config import compose, validate
+    from bnstudy.studies import by_name, conditions
+    from bnstudy.train import study_datasets, train_study
+
+    out = []
+    for job in jobs:
+        with tempfile.TemporaryDirectory(prefix="bnstudy-bench-") as tmp:
+            seeds = list(range(job["seeds"]))
+            over = [f"train.epochs={job['epochs']}", f"tracking.uri=sqlite:///{tmp}/mlflow.db"]
+            cfg = validate(compose(over))
+            cond = by_name(conditions(cfg), "bn_after")
+            ds = study_datasets(cfg.study.name, [cond], build_missing=True)
+            start = time.perf_counter()
+            with contextlib.redirect_stderr(open(os.devnull, "w")):
+                (records,) = train_study(cfg, [cond], seeds, "bench", ds).values()
+            total = time.perf_counter() - start
+            store = sum(f.stat().st_size for f in Path(tmp).rglob("*") if f.is_file())
+        out.append({**job, "seconds": total, "store_bytes": store, "runs": len(records)})
     return out
+
+
+def bench_scaling(seed_counts: list[int], epochs: int, step: Step) -> dict:
+    """Training and logging one condition (bn_after) for each seed count, in one fresh process
+    (TensorFlow imported once, outside the timings): seconds, seconds per run, store size."""
+    jobs = [{"seeds": n, "epochs": epochs} for n in seed_counts]
+    m = step("scaling: train + log", run_measured, worker_cmd("pipeline", jobs))
+    res = json.loads(m["stdout"].strip().splitlines()[-1])
+    rows = [r | {"seconds_per_run": r["seconds"] / r["seeds"]} for r in res]
+    return {"points": rows, "peak_rss_bytes": m["peak_rss_bytes"]}
 
 
 def bench_equivalence(variants: list[str], seeds: int, epochs: int, step: Step) -> dict:
@@ -247,20 +260,25 @@ def with_targets(res: dict) -> dict:
     """``res`` plus each target's goal, measured value and pass (None: not measured)."""
     st = res["study"] or {}
     a = res["ways"]["a_process_per_run"]["seconds_per_run"]["median"]
-    points = ((res["scaling"] or {}).get("seeds_xla_off") or {}).get("points", [])
+    points = (res["scaling"] or {}).get("points", [])
     at_study = [p["seconds_per_run"] for p in points if p["seeds"] == STUDY_SEEDS]
+    at_300 = [p for p in points if p["seeds"] == 300]
     res["ratios"]["a_over_c_at_study_seeds"] = at_study and a / at_study[0]
+    res["ratios"]["study_in_article_runs"] = st and st["seconds"]["median"] / a
     checks = {
         "speedup_a_over_c": (TARGET_SPEEDUP, res["ratios"]["a_over_c"], 1),
-        # the default study trains 30 seeds per variant at once: its per-run cost is the one
-        # the target is about (the vectorized cost per run falls with the number of seeds)
+        # the default study trains 30 seeds per condition at once, logging included: its
+        # per-run cost is the one the target is about
         f"speedup_a_over_c_at_{STUDY_SEEDS}_seeds": (
             TARGET_SPEEDUP,
             at_study and a / at_study[0],
             1,
         ),
         "study_seconds": (TARGET_STUDY_S, st and st["seconds"]["median"], -1),
+        "study_in_article_runs": (1.0, st and st["seconds"]["median"] / a, -1),
         "study_peak_rss_bytes": (TARGET_RSS, st and st["peak_rss_bytes"], -1),
+        "runs_300_seconds_in_article_runs": (3.0, at_300 and at_300[0]["seconds"] / a, -1),
+        "runs_300_store_bytes": (50e6, at_300 and at_300[0]["store_bytes"], -1),
     }
     res["targets"] = {
         k: {"goal": g, "value": v or None, "pass": None if not v else (v - g) * sign >= 0}
@@ -303,13 +321,18 @@ def render(res: dict) -> str:
             if ratios.get("a_over_c_at_study_seeds")
             else ""
         )
-        + ".\n\n## Scaling of the vectorized engine "
-        "(bn_after, one repetition)\n" + ("" if res["scaling"] else "\nNot measured.\n"),
+        + ".\n\n## Scaling in seeds: training and logging\n\n"
+        "`train_study` of bn_after into a fresh SQLite store, one process, one repetition: "
+        "training, MLflow logging (runs, per-epoch metrics, weights on the parent run) and "
+        "store creation.\n" + ("" if res["scaling"] else "\nNot measured.\n"),
     ]
-    for name, c in (res["scaling"] or {}).items():
-        rows = [list(p.values()) for p in c["points"]]
-        md.append(f"{name} (peak RSS {c['peak_rss_bytes'] / 1e6:.0f} MB):\n")
-        md.append(table(["seeds", "epochs", "xla", "seconds", "s/run"], rows) + "\n")
+    if sc := res["scaling"]:
+        rows = [
+            [p["seeds"], p["epochs"], p["seconds"], p["seconds_per_run"], p["store_bytes"] / 1e6]
+            for p in sc["points"]
+        ]
+        md.append(f"Peak RSS {sc['peak_rss_bytes'] / 1e6:.0f} MB.\n")
+        md.append(table(["seeds", "epochs", "seconds", "s/run", "store MB"], rows) + "\n")
     if res["equivalence"]:
         head = ["variant", "seeds", "keras mean", "vectorized mean", "max abs diff"]
         head += ["seeds differing", "Wilcoxon p", "KS p", "keras s", "vectorized s"]
@@ -317,7 +340,8 @@ def render(res: dict) -> str:
         md += ["## Equivalence: final test accuracy\n", table(head, rows) + "\n"]
     if st := res["study"]:
         md.append(
-            f"## Study\n\n`dvc repro` in a fresh copy (clean MLflow store), "
+            f"## Placement study\n\n`dvc repro report@placement` in a fresh copy (clean MLflow "
+            "store), "
             f"{len(st['repetitions'])} repetition(s), overrides: {st['overrides'] or 'none'}; "
             f"median {st['seconds']['median']:.1f} s "
             f"(min {st['seconds']['min']:.1f}, max {st['seconds']['max']:.1f}), "
@@ -333,23 +357,46 @@ def render(res: dict) -> str:
     return "\n".join([*md, "## Targets\n", table(["target", "goal", "measured", "verdict"], rows)])
 
 
+def equivalence_main(a: argparse.Namespace) -> dict:
+    """``--only-equivalence``: both engines over the same seeds; writes equivalence.{json,md}."""
+    start = time.perf_counter()
+
+    def step(desc: str, fn: Callable, *args: Any) -> Any:
+        print(desc, file=sys.stderr, flush=True)
+        return fn(*args)
+
+    eq = bench_equivalence(a.equivalence_variants, a.equivalence_seeds, a.epochs, step)
+    res = {"seconds_total": time.perf_counter() - start, "machine": machine_info()}
+    res["equivalence"] = eq
+    head = ["condition", "seeds", "keras mean", "vectorized mean", "max abs diff"]
+    head += ["seeds differing", "Wilcoxon p", "KS p", "keras s", "vectorized s"]
+    rows = [[k, *v.values()] for k, v in eq.items()]
+    md = (
+        "# Engine equivalence: final test accuracy, keras `fit` vs vectorized\n\n"
+        f"`make bench-equivalence` ({res['seconds_total']:.0f} s), {a.epochs} epochs, "
+        f"seeds 0..{a.equivalence_seeds - 1}, one fresh process per engine.\n\n" + table(head, rows)
+    )
+    write_text(a.out / "equivalence.json", json.dumps(res, indent=2, default=float) + "\n")
+    write_text(a.out / "equivalence.md", md + "\n")
+    return res
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The CLI; ``--quick`` shrinks every size not given explicitly (defaults: FULL, QUICK)."""
     p = argparse.ArgumentParser(prog="python -m bnstudy.bench", description=__doc__)
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     add = p.add_argument
-    add("--variants", default="baseline,bn_after,bn_before", help="comma-separated")
-    add("--seeds", type=int, help="seeds per variant for ways (a)-(c) (3)")
-    add("--epochs", type=int, help="epochs everywhere except the epochs curve (100)")
+    add("--variants", default="bn_after", help="comma-separated conditions of the placement study")
+    add("--seeds", type=int, help="seeds per condition for ways (a)-(c) (2)")
+    add("--epochs", type=int, help="epochs everywhere (100)")
     add("--repeats", type=int, help="repetitions of ways (a)-(c) (3)")
-    add("--scale-seeds", help="seed counts of the scaling curves (5,30,100,300)")
-    add("--scale-epochs", help="epoch counts of the epochs curve (25,50,100)")
-    add("--scale-at-seeds", type=int, help="seeds of the epochs curve (30)")
-    add("--scaling", action=argparse.BooleanOptionalAction, help="scaling curves (on)")
-    add("--equivalence", action=argparse.BooleanOptionalAction, help="keras vs vectorized (on)")
-    add("--equivalence-seeds", type=int, help="seeds per variant for --equivalence (30)")
+    add("--scale-seeds", help="seed counts of the train + log scaling (5,30,100,300)")
+    add("--scaling", action=argparse.BooleanOptionalAction, help="the scaling in seeds (on)")
+    add("--only-equivalence", action="store_true", help="keras vs vectorized over 30 seeds only")
+    add("--equivalence-variants", default="baseline,bn_after,bn_before", help="comma-separated")
+    add("--equivalence-seeds", type=int, help="seeds per condition for the equivalence (30)")
     add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (3)")
-    add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no equivalence/study")
+    add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no study")
     add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
     add("--one-run", nargs=3, metavar=("VARIANT", "SEED", "EPOCHS"), help="internal: way (a)")
     add("--worker", nargs=2, metavar=("ENGINE", "JOBS"), help=argparse.SUPPRESS)
@@ -357,9 +404,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for k, v in (QUICK if a.quick else FULL).items():
         setattr(a, k, v if getattr(a, k) is None else getattr(a, k))
     a.variants = a.variants.split(",")
-    a.scale_seeds, a.scale_epochs = (
-        [int(x) for x in str(v).split(",")] for v in (a.scale_seeds, a.scale_epochs)
-    )
+    a.equivalence_variants = a.equivalence_variants.split(",")
+    a.scale_seeds = [int(x) for x in str(a.scale_seeds).split(",")]
     return a
 
 
@@ -369,11 +415,15 @@ def main(argv: list[str] | None = None) -> dict | None:
     if a.one_run or a.worker:
         v, s, e = a.one_run or ("", 0, 0)
         engine, jobs = a.worker or ("keras", [{"variant": v, "seeds": [int(s)], "epochs": int(e)}])
-        res = train_jobs(
-            engine, json.loads(jobs) if isinstance(jobs, str) else jobs, bool(a.worker)
-        )
+        jobs = json.loads(jobs) if isinstance(jobs, str) else jobs
+        if engine == "pipeline":
+            res = pipeline_jobs(jobs)
+        else:
+            res = train_jobs(engine, jobs, bool(a.worker))
         print(json.dumps(res, default=lambda x: x.tolist()))
         return None
+    if a.only_equivalence:
+        return equivalence_main(a)
     from rich.console import Console
     from rich.progress import Progress, TimeElapsedColumn
 
@@ -383,12 +433,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     args = sys.argv[1:] if argv is None else argv
     res: dict[str, Any] = {"command": " ".join(["python -m bnstudy.bench", *args])}
     res |= {"settings": settings, "machine": machine_info()}
-    total = (
-        a.repeats * (len(a.variants) * a.seeds + 2)
-        + 3 * a.scaling
-        + 2 * a.equivalence
-        + a.study_repeats
-    )
+    total = a.repeats * (len(a.variants) * a.seeds + 2) + a.scaling + a.study_repeats
     with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("benchmark", total=total)
 
@@ -399,11 +444,9 @@ def main(argv: list[str] | None = None) -> dict | None:
             return out
 
         res |= bench_ways(a.variants, a.seeds, a.epochs, a.repeats, step)
-        at = (a.scale_at_seeds, a.epochs)
-        res["scaling"] = a.scaling and bench_scaling(a.scale_seeds, a.scale_epochs, at, step)
-        eq = a.equivalence and bench_equivalence(a.variants, a.equivalence_seeds, a.epochs, step)
+        res["scaling"] = a.scaling and bench_scaling(a.scale_seeds, a.epochs, step)
         st = a.study_repeats and bench_study(a.study_repeats, QUICK_STUDY if a.quick else [], step)
-        res |= {"equivalence": eq or None, "study": st or None, "scaling": res["scaling"] or None}
+        res |= {"equivalence": None, "study": st or None, "scaling": res["scaling"] or None}
     res = with_targets(res | {"seconds_total": time.perf_counter() - start})
     write_text(a.out / "benchmark.json", json.dumps(res, indent=2, default=float) + "\n")
     write_text(a.out / "benchmark.md", render(res) + "\n")

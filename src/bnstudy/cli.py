@@ -31,7 +31,8 @@ def _fail(msg: str) -> None:
 
 
 def friendly(fn: Callable) -> Callable:
-    """Run ``fn``; a ConfigError becomes one line on stderr and exit status 2."""
+    """Run ``fn``; a ConfigError becomes one line on stderr and exit status 2, and an MLflow
+    store that fails mid-way (server or database down) one line and exit status 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -39,6 +40,13 @@ def friendly(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except ConfigError as exc:
             _fail(str(exc))
+        except Exception as exc:
+            mlflow_errors = sys.modules.get("mlflow.exceptions")  # loaded if MLflow was used
+            if mlflow_errors is None or not isinstance(exc, mlflow_errors.MlflowException):
+                raise
+            line = str(exc).strip().splitlines()[0][:300]
+            print(f"bnstudy: error: tracking store: {line}", file=sys.stderr)
+            sys.exit(1)
 
     return wrapper
 
@@ -194,12 +202,9 @@ def cmd_study(args: argparse.Namespace) -> None:
     from omegaconf import OmegaConf
 
     from bnstudy import pipeline
-    from bnstudy.params import APP_KEYS, pipeline_studies, study_config
+    from bnstudy.params import pipeline_studies, study_config
 
-    raw = study_config(args.study, args.overrides)
-    for key in APP_KEYS:
-        raw.pop(key, None)
-    pipeline.run_study(validate(raw))
+    pipeline.run_study(validate(study_config(args.study, args.overrides)))
     names = list(dict.fromkeys([*pipeline_studies(), args.study]))
     pipeline.ledger(OmegaConf.load(CONF_DIR / "ledger.yaml"), names)
 

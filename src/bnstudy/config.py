@@ -69,6 +69,9 @@ class ModelConfig:
     placement: str = "none"
     hidden_units: int = 50
     bn: BNConfig = field(default_factory=BNConfig)
+    use_bias: bool = True
+    input_bn: bool = False
+    dropout: float = 0.0
 
 
 @dataclass
@@ -88,6 +91,8 @@ class TrainConfig:
     momentum: float = 0.9
     engine: str = "vectorized"
     xla: bool = False
+    extra_eval: bool = False
+    layer_stats: bool = False
 
 
 @dataclass
@@ -203,6 +208,13 @@ def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str
     bn = model.bn
     require(0.0 <= bn.momentum <= 1.0, f"{at}model.bn.momentum", "a number in [0, 1]", bn.momentum)
     require(bn.epsilon > 0, f"{at}model.bn.epsilon", "a number > 0", bn.epsilon)
+    require(
+        not (model.input_bn and model.placement == "input"),
+        f"{at}model.input_bn",
+        "false with model.placement=input (that placement is already BN on the inputs)",
+        model.input_bn,
+    )
+    require(0.0 <= model.dropout < 1.0, f"{at}model.dropout", "a number in [0, 1)", model.dropout)
     require(data.n_samples >= 4, f"{at}data.n_samples", "an integer >= 4", data.n_samples)
     require(
         0 < data.n_train < data.n_samples,

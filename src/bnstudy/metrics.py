@@ -5,3 +5,22 @@
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 #: After training: the model evaluated on the training set (inference mode).
 FINAL_METRICS = ("train_loss", "train_accuracy")
+#: Per-epoch, with ``train.extra_eval``: the same trained weights evaluated on the test split
+#: (inference mode) with other BN statistics. ``_m90``: moving statistics kept with momentum
+#: 0.9 beside the model's own (updated from the same batch statistics, never used in training);
+#: ``_pop``: population statistics, each BN layer's input mean/variance over the whole
+#: training set after the epoch. Without BN they equal val_loss and val_accuracy.
+EXTRA_METRICS = ("val_loss_m90", "val_accuracy_m90", "val_loss_pop", "val_accuracy_pop")
+#: Per-epoch, with ``train.layer_stats``, per seed: the hidden block's output (what the output
+#: layer receives, before dropout) on the training set as one batch, its per-unit mean and
+#: per-unit (population) standard deviation averaged over units, in inference mode (``_infer``)
+#: and in training mode (``_train``: BN with that batch's statistics); ``hidden_drift``: the
+#: mean over units of |change of the per-unit mean| + |change of the per-unit std| of the
+#: inference-mode output since the previous epoch (epoch 1: since the initial weights).
+LAYER_METRICS = (
+    "hidden_mean_infer",
+    "hidden_std_infer",
+    "hidden_mean_train",
+    "hidden_std_train",
+    "hidden_drift",
+)

@@ -35,10 +35,9 @@ def pipeline_studies(config_dir: Path = CONF_DIR) -> list[str]:
 def study_config(name: str, overrides: list[str] | None = None, config_dir: Path = CONF_DIR):
     """conf/config.yaml composed for study ``name`` (plus ``overrides``), validated, without
     the app's keys; returns a plain dict."""
-    cfg = compose([f"study={name}", *(overrides or [])], config_dir)
-    validate(cfg)
     from bnstudy.studies import check_names, conditions
 
+    cfg = compose([f"study={name}", *(overrides or [])], config_dir)
     checked = validate(cfg)  # every condition must be valid before anything is written
     check_names(checked.study, conditions(checked))
     out = OmegaConf.to_container(cfg, resolve=True)

@@ -49,10 +49,22 @@ def analyze(cfg: DictConfig) -> None:
 
 
 def report(cfg: DictConfig) -> None:
-    """reports/<study>/ tables -> figures and report.md."""
+    """reports/<study>/ tables -> figures and report.md, also attached to the study's own
+    MLflow run (report.md, figures/, the tables and the claims) so the UI shows them."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from bnstudy.paths import CLAIMS_DIR
     from bnstudy.report import build_report
+    from bnstudy.tracking import Tracker
 
     build_report(cfg, conditions(cfg))
+    tracker = Tracker.open(cfg)
+    with tempfile.TemporaryDirectory(prefix="bnstudy-") as tmp:
+        shutil.copytree(REPORTS_DIR / cfg.study.name, Path(tmp), dirs_exist_ok=True)
+        shutil.copy(CLAIMS_DIR / f"{cfg.study.name}.csv", Path(tmp) / "claims.csv")
+        tracker.log_artifacts(tracker.study_run(cfg.study.name), Path(tmp))
 
 
 def ledger(ledger_cfg: DictConfig, studies: list[str]) -> None:

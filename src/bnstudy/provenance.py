@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
 from functools import cache
 from importlib.metadata import version
 
-from bnstudy.paths import CODE_ROOT
+from bnstudy.paths import CODE_ROOT, workspace_root
 
 LIBRARIES = ("tensorflow-cpu", "keras", "numpy", "scikit-learn", "mlflow", "hydra-core", "dvc")
 
@@ -32,8 +33,9 @@ def op_determinism() -> bool:
 
 @cache
 def provenance() -> dict[str, str]:
-    """Tags describing the code and environment: git commit and dirtiness, library versions,
-    Python, CPU and the TensorFlow thread settings that affect float summation order."""
+    """Tags describing the code and environment: git commit and dirtiness, the pipeline state
+    (dvc.lock hash, the DVC experiment's name inside `dvc exp run`), library versions, Python,
+    CPU and the TensorFlow thread settings that affect float summation order."""
     import tensorflow as tf
 
     tags = {
@@ -46,6 +48,11 @@ def provenance() -> dict[str, str]:
         "tf.op_determinism": str(op_determinism()).lower(),
         "tf.onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
     }
+    lock = workspace_root() / "dvc.lock"
+    if lock.is_file():
+        tags["dvc.lock.sha256"] = hashlib.sha256(lock.read_bytes()).hexdigest()[:16]
+    if os.environ.get("DVC_EXP_NAME"):
+        tags["dvc.exp_name"] = os.environ["DVC_EXP_NAME"]
     for lib in LIBRARIES:
         try:
             tags[f"lib.{lib}"] = version(lib)

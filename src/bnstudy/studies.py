@@ -20,6 +20,15 @@ import bnstudy
 from bnstudy.config import ConfigError, DataConfig, ModelConfig, TrainConfig, check_run, structured
 
 PARTS = ("model", "data", "train")
+#: Options added after runs were recorded, at the value that means "off": left out of
+#: identities when they have it, so existing runs keep their keys (and are reused).
+NEUTRAL = {
+    "model.use_bias": True,
+    "model.input_bn": False,
+    "model.dropout": 0.0,
+    "train.extra_eval": False,
+    "train.layer_stats": False,
+}
 
 
 def digest(obj: object, n: int = 16) -> str:
@@ -42,14 +51,14 @@ class Condition:
     train: DictConfig = field(compare=False)
 
     def identity(self, seed: int | None = None) -> dict:
-        """What makes a run the same run (``seed=None``: the condition itself)."""
-        return {
-            "model": OmegaConf.to_container(self.model, resolve=True),
-            "data": OmegaConf.to_container(self.data, resolve=True),
-            "train": OmegaConf.to_container(self.train, resolve=True),
-            "seed": seed,
-            "version": bnstudy.__version__,
-        }
+        """What makes a run the same run (``seed=None``: the condition itself); options at
+        their NEUTRAL value are left out."""
+        out = {part: OmegaConf.to_container(getattr(self, part), resolve=True) for part in PARTS}
+        for key, value in NEUTRAL.items():
+            part, name = key.split(".")
+            if out[part].get(name) == value and type(out[part].get(name)) is type(value):
+                del out[part][name]
+        return {**out, "seed": seed, "version": bnstudy.__version__}
 
     @property
     def key(self) -> str:

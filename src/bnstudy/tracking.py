@@ -20,8 +20,10 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+import numpy as np
 from filelock import FileLock
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import DatasetInput, InputTag, Metric, Param, RunStatus
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from omegaconf import DictConfig
 
@@ -72,6 +74,17 @@ def _check_reachable(uri: str, timeout: float = 3.0) -> None:
             f"tracking.uri: {uri!r} is not supported; expected sqlite:///<path> "
             "or http(s)://host:port"
         )
+
+
+def dataset_input(x: np.ndarray, y: np.ndarray, name: str, digest: str, source: dict):
+    """The training split as an MLflow dataset input (the UI's Dataset column and lineage);
+    ``source``: what generated it (the data stage's file and the generating config)."""
+    import mlflow.data
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+
+    src = CodeDatasetSource({k: str(v) for k, v in source.items()})
+    data = mlflow.data.from_numpy(x, targets=y, name=name, digest=digest, source=src)
+    return DatasetInput(data._to_mlflow_entity(), [InputTag("mlflow.data.context", "training")])
 
 
 def flat_params(ident: dict) -> dict[str, str]:
@@ -138,10 +151,17 @@ class Tracker:
 
     @staticmethod
     def _experiment(client: MlflowClient, name: str, artifacts: str | None) -> str:
+        """Get or create the experiment; a worker that loses the race to create it (several
+        starting together against a server: mlflow #10334) gets the winner's."""
         exp = retry(client.get_experiment_by_name, name)
         if exp is not None:
             return exp.experiment_id
-        return retry(client.create_experiment, name, artifact_location=artifacts)
+        try:
+            return retry(client.create_experiment, name, artifact_location=artifacts)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            return retry(client.get_experiment_by_name, name).experiment_id
 
     def _search(self, filt: str) -> list:
         return retry(self.client.search_runs, [self.experiment_id], filt, max_results=10_000)
@@ -175,6 +195,17 @@ class Tracker:
             retry(self.client.set_terminated, run.info.run_id, "FINISHED")
             return run.info.run_id
 
+    def study_run(self, study: str) -> str:
+        """The study's own run (role ``study``), created on first use: it carries the report."""
+        with FileLock(str(lock_dir() / f"study-{study}.lock"), timeout=120):
+            runs = self._search(f"tags.`{ROLE_TAG}` = 'study'")
+            if runs:
+                return runs[0].info.run_id
+            tags = {ROLE_TAG: "study", "study": study}
+            run = retry(self.client.create_run, self.experiment_id, run_name=study, tags=tags)
+            retry(self.client.set_terminated, run.info.run_id, "FINISHED")
+            return run.info.run_id
+
     def log_run(
         self,
         *,
@@ -185,13 +216,13 @@ class Tracker:
         history: dict,
         final: dict[str, float],
         times: list[float] | None,
-        artifacts: Path | None,
+        dataset: DatasetInput | None = None,
     ) -> str:
         """Create one FINISHED run with params, per-epoch metrics (step = epoch, 1-based; only
         finite values: a diverged run's curves stop where it diverged), ``final`` metrics (at
-        the last step) and the files in the folder ``artifacts``. ``times`` are the epochs' end
-        times (seconds since the epoch), the metrics' timestamps. On any error the run is ended
-        FAILED and the error re-raised."""
+        the last step), in one request. ``times`` are the epochs' end times (seconds since the
+        epoch), the metrics' timestamps. On any error the run is ended FAILED and the error
+        re-raised."""
         run = retry(
             self.client.create_run,
             self.experiment_id,
@@ -223,13 +254,17 @@ class Tracker:
                     params=ps if i == 0 else [],
                     tags=[],
                 )
-            if artifacts is not None:
-                retry(self.client.log_artifacts, run_id, str(artifacts))
+            if dataset is not None:
+                retry(self.client.log_inputs, run_id, datasets=[dataset])
         except BaseException:
             retry(self.client.set_terminated, run_id, RunStatus.to_string(RunStatus.FAILED))
             raise
         retry(self.client.set_terminated, run_id, "FINISHED")
         return run_id
+
+    def log_artifacts(self, run_id: str, folder: Path) -> None:
+        """Upload the files under ``folder`` to the run ``run_id``."""
+        retry(self.client.log_artifacts, run_id, str(folder))
 
     def history(self, run_id: str, names: tuple[str, ...], epochs: int) -> dict:
         """Per-epoch values of ``names`` for a run: name -> list[float] of length ``epochs``

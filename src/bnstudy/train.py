@@ -24,7 +24,7 @@ from bnstudy.data import Dataset, build_dataset, dataset_file, load_dataset
 from bnstudy.engines.common import TrainResult
 from bnstudy.metrics import FINAL_METRICS, METRICS
 from bnstudy.progress import Progress
-from bnstudy.results import RunRecord, divergence, history_frame
+from bnstudy.results import RunRecord, divergence
 from bnstudy.studies import Condition
 from bnstudy.tracking import (
     CONDITION_TAG,
@@ -32,8 +32,10 @@ from bnstudy.tracking import (
     GROUP_TAG,
     KEY_TAG,
     Tracker,
+    dataset_input,
     flat_params,
 )
+from bnstudy.weights import write_condition_folder
 
 
 def run_name(condition: str, seed: int) -> str:
@@ -83,8 +85,8 @@ def train_study(
                 continue
             _raise_failed(pending)
             ds = datasets[c.name]
-            result, started = _train(c, todo[c.name], ds), time.time()
-            job = logger.submit(_log_runs, cfg, c, result, stage, ds, tracker, started)
+            result = _train(c, todo[c.name], ds)
+            job = logger.submit(_log_runs, cfg, c, result, stage, ds, tracker, time.time())
             pending.append((c.name, job))
         for name, job in pending:
             done[name].update(job.result())
@@ -158,10 +160,9 @@ def _log_runs(
     tracker: Tracker,
     finished_at: float,
 ) -> dict[int, RunRecord]:
-    """Log one MLflow run per trained seed, with its artifacts: seed -> record.
-
-    Runs only MLflow and file I/O: it is called on the logging thread.
-    """
+    """Store the seeds' weights on the condition's parent run, then log one MLflow run per
+    trained seed: seed -> record. Runs only MLflow and file I/O: it is called on the logging
+    thread."""
     from bnstudy.provenance import provenance
 
     base_tags = {
@@ -174,66 +175,62 @@ def _log_runs(
         "engine": result.engine,
         "data.sha256": ds.digest(),
     }
-    parent_id = tracker.parent(cond.key, cond.name, base_tags)
-    start = finished_at - result.seconds
-    records = {}
+    # The parent carries no `condition` tag: the UI's "Group by condition" groups seeds only.
+    parent_tags = {k: v for k, v in base_tags.items() if k != CONDITION_TAG}
+    parent_id = tracker.parent(cond.key, cond.name, parent_tags)
+    # The weights first: a run is only FINISHED (and so reusable) once its weights are stored.
     with tempfile.TemporaryDirectory(prefix="bnstudy-") as tmp:
-        for i, seed in enumerate(result.seeds):
-            history = {m: result.history[m][i].tolist() for m in METRICS}
-            final = {m: float(result.final[m][i]) for m in FINAL_METRICS}
-            diverged = _divergence(cfg, history, final, ds)
-            record = RunRecord(
-                cond.name,
-                seed,
-                cond.run_key(seed),
-                "",
-                history,
-                final,
-                reused=False,
-                diverged_epoch=diverged,
-            )
-            folder = Path(tmp) / str(seed)
-            _write_artifacts(folder, cfg, cond, record, result.seed_weights(i))
-            times = (start + result.epoch_end[i]).tolist() if result.epoch_end is not None else None
-            record.run_id = tracker.log_run(
-                run_name=run_name(cond.name, seed),
-                parent_id=parent_id,
-                params=flat_params(cond.identity(seed)),
-                tags={
-                    **base_tags,
-                    KEY_TAG: record.run_key,
-                    "seed": str(seed),
-                    DIVERGED_TAG: "false" if np.isnan(diverged) else f"epoch {int(diverged)}",
-                },
-                history=history,
-                final={**final, "train_seconds": result.seconds / len(result.seeds)},
-                times=times,
-                artifacts=folder,
-            )
-            records[seed] = record
+        config = {
+            "study": cfg.study.name,
+            "condition": cond.name,
+            **OmegaConf.to_container(OmegaConf.create(cond.identity())),
+        }
+        weights = {seed: result.seed_weights(i) for i, seed in enumerate(result.seeds)}
+        write_condition_folder(Path(tmp), config, weights)
+        tracker.log_artifacts(parent_id, Path(tmp))
+    start = finished_at - result.seconds
+    path = dataset_file(cfg.study.name, cond.data)
+    source = {"file": path, **OmegaConf.to_container(cond.data)}
+    dataset = dataset_input(ds.x_train, ds.y_train, path.stem, ds.digest()[:16], source)
+    records = {}
+    for i, seed in enumerate(result.seeds):
+        history = {m: _meaningful(result.history[m][i]) for m in METRICS}
+        final = {m: _meaningful([result.final[m][i]])[0] for m in FINAL_METRICS}
+        diverged = _divergence(cfg, history, final, ds)
+        record = RunRecord(
+            cond.name,
+            seed,
+            cond.run_key(seed),
+            "",
+            history,
+            final,
+            reused=False,
+            diverged_epoch=diverged,
+        )
+        times = (start + result.epoch_end[i]).tolist() if result.epoch_end is not None else None
+        record.run_id = tracker.log_run(
+            run_name=run_name(cond.name, seed),
+            parent_id=parent_id,
+            params=flat_params(cond.identity(seed)),
+            tags={
+                **base_tags,
+                KEY_TAG: record.run_key,
+                "seed": str(seed),
+                DIVERGED_TAG: "false" if np.isnan(diverged) else f"epoch {int(diverged)}",
+            },
+            history=history,
+            final={**final, "train_seconds": result.seconds / len(result.seeds)},
+            times=times,
+            dataset=dataset,
+        )
+        records[seed] = record
     tqdm.write(f"{cond.name}: logged {len(records)} run(s) to {tracker.uri}", file=sys.stderr)
     return records
 
 
-def _write_artifacts(
-    folder: Path, cfg: DictConfig, cond: Condition, record: RunRecord, weights: dict
-) -> None:
-    """The run's resolved config, per-epoch history CSV and trained weights (npz; load a
-    Keras model from them with :func:`bnstudy.models.load_run_model`)."""
-    folder.mkdir(parents=True)
-    run_cfg = OmegaConf.create(
-        {
-            "study": cfg.study.name,
-            "condition": cond.name,
-            "seed": record.seed,
-            "model": cond.model,
-            "data": cond.data,
-            "train": cond.train,
-        }
-    )
-    OmegaConf.save(run_cfg, folder / "config.yaml")
-    history_frame([record]).to_csv(folder / "history.csv", index=False)
-    np.savez(folder / "weights.npz", **weights)
+def _meaningful(values) -> list[float]:
+    """float32 results with the 7 significant digits float32 has (0.82200002 -> 0.822)."""
+    return [float(f"{v:.7g}") for v in np.asarray(values, dtype=np.float64)]
 
 
 def _span(seeds: list[int]) -> str:

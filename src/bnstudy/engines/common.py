@@ -6,9 +6,20 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnstudy.metrics import FINAL_METRICS, METRICS
+from bnstudy.metrics import EXTRA_METRICS, FINAL_METRICS, LAYER_METRICS, METRICS
 
-__all__ = ["FINAL_METRICS", "METRICS", "TrainResult", "batch_orders"]
+__all__ = [
+    "EXTRA_METRICS",
+    "FINAL_METRICS",
+    "LAYER_METRICS",
+    "M90_MOMENTUM",
+    "METRICS",
+    "TrainResult",
+    "batch_orders",
+]
+
+#: Momentum of the extra moving statistics behind the ``_m90`` metrics (``train.extra_eval``).
+M90_MOMENTUM = 0.9
 
 
 def batch_orders(seed: int, epochs: int, n: int) -> np.ndarray:
@@ -26,7 +37,8 @@ def batch_orders(seed: int, epochs: int, n: int) -> np.ndarray:
 class TrainResult:
     """Per-seed outcome of training one condition.
 
-    history: metric name (see METRICS) -> float array (n_seeds, epochs)
+    history: metric name -> float array (n_seeds, epochs): METRICS, then EXTRA_METRICS with
+        ``train.extra_eval`` and LAYER_METRICS with ``train.layer_stats`` (absent otherwise)
     weights: ``layer/weight`` name -> float32 array (n_seeds, *weight_shape)
     final: FINAL_METRICS name -> (n_seeds,): the trained model evaluated (inference mode,
         moving BN statistics) on the training set, as the article's ``model.evaluate`` does

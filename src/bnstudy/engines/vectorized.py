@@ -2,11 +2,16 @@
 
 Every seed keeps what an independent Keras run has: its initial weights (taken from the Keras
 model built for that seed), its batch order (:func:`batch_orders`), its BN batch statistics and
-moving mean/variance, and its SGD momentum. Weights are stacked along a leading seed axis S and
-the layers become batched matmuls, so one compiled call trains S networks for one epoch.
-The arithmetic mirrors Keras 3 on TensorFlow op for op (tf.nn.moments, tf.nn.batch_normalization,
-sigmoid cross-entropy from logits, SGD ``m = m*momentum - lr*g; w += m``), which is what the
-equivalence tests check.
+moving mean/variance, its SGD momentum and its dropout masks. Weights are stacked along a
+leading seed axis S and the layers become batched matmuls, so one compiled call trains S
+networks for one epoch. The arithmetic mirrors Keras 3 on TensorFlow op for op (tf.nn.moments,
+tf.nn.batch_normalization, sigmoid cross-entropy from logits, SGD ``m = m*momentum - lr*g;
+w += m``, Keras's stateless dropout), which is what the equivalence tests check.
+
+The model options (``model.use_bias``, ``model.input_bn``, ``model.dropout``) and the extra
+measurements (``train.extra_eval``, ``train.layer_stats``) are Python-level switches: with
+their defaults the traced graph has exactly the ops it had before they existed, so today's
+results are bit-identical and as fast.
 """
 
 from __future__ import annotations
@@ -19,12 +24,33 @@ import tensorflow as tf
 from omegaconf import DictConfig
 
 from bnstudy.data import Dataset
-from bnstudy.engines.common import METRICS, TrainResult, batch_orders
-from bnstudy.models import initial_weights
+from bnstudy.engines.common import (
+    EXTRA_METRICS,
+    LAYER_METRICS,
+    M90_MOMENTUM,
+    METRICS,
+    TrainResult,
+    batch_orders,
+)
+from bnstudy.models import bn_layer_names, initial_weights
 
-TRAINABLE = ("hidden/kernel", "hidden/bias", "bn/gamma", "bn/beta", "output/kernel", "output/bias")
-STATS = ("bn/moving_mean", "bn/moving_variance")
+TRAINABLE = (
+    "hidden/kernel",
+    "hidden/bias",
+    "bn/gamma",
+    "bn/beta",
+    "output/kernel",
+    "output/bias",
+    "input_bn/gamma",
+    "input_bn/beta",
+)
+STATS = ("moving_mean", "moving_variance")
 SLOT_PERIOD = 32
+#: Keras's SeedGenerator seeds (int64) are cast to int32 modulo this before stateless ops.
+_SEED_MOD = 2**31 - 2
+#: For code without tensor-dependent control flow: AutoGraph would trace the same ops, only
+#: slower (converting the step and the forward pass cost ~0.5 s per traced epoch function).
+_plain = tf.autograph.experimental.do_not_convert
 
 
 def stacked_initial_weights(
@@ -36,40 +62,72 @@ def stacked_initial_weights(
 
 
 class _Net:
-    """Forward pass of S stacked MLPs; ``params`` maps weight names to (S, ...) tensors."""
+    """Forward pass of S stacked MLPs; ``params`` maps weight names to (S, ...) tensors and
+    ``stats`` maps each BN layer's name to its (moving mean, moving variance), (S, C) each."""
 
     def __init__(self, model: DictConfig):
         self.placement = model.placement
+        self.input_bn = bool(model.input_bn)
+        self.use_bias = bool(model.use_bias)
+        self.rate = float(model.dropout)
         self.momentum = float(model.bn.momentum)
         self.epsilon = float(model.bn.epsilon)
+        self.bn_names = bn_layer_names(model)
 
-    def _bn(self, h, p, stats, training):
+    def _bn(self, name, h, p, stats, training, batch):
+        moving_mean, moving_var = stats[name]
         if training:
             mean, var = tf.nn.moments(h, axes=[1], keepdims=True)  # (S, 1, C)
             m = self.momentum
             new_stats = (
-                stats[0] * m + mean[:, 0] * (1.0 - m),
-                stats[1] * m + var[:, 0] * (1.0 - m),
+                moving_mean * m + mean[:, 0] * (1.0 - m),
+                moving_var * m + var[:, 0] * (1.0 - m),
             )
+            if batch is not None:
+                batch[name] = (mean[:, 0], var[:, 0])
         else:
-            mean, var = stats[0][:, None], stats[1][:, None]
-            new_stats = stats
-        gamma = p["bn/gamma"][:, None] if "bn/gamma" in p else None
-        beta = p["bn/beta"][:, None] if "bn/beta" in p else None
+            mean, var = moving_mean[:, None], moving_var[:, None]
+            new_stats = (moving_mean, moving_var)
+        gamma = p[f"{name}/gamma"][:, None] if f"{name}/gamma" in p else None
+        beta = p[f"{name}/beta"][:, None] if f"{name}/beta" in p else None
         out = tf.nn.batch_normalization(h, mean, var, beta, gamma, self.epsilon)
         return out, new_stats
 
-    def __call__(self, p, stats, x, training):
-        """x: (S, B, features) -> (logits (S, B), new moving stats)."""
+    @_plain
+    def __call__(self, p, stats, x, training, keep=None, taps=None, batch=None):
+        """x: (S, B, features) -> (logits (S, B), new moving stats).
+
+        keep: (S, B, hidden) dropout keep-mask, applied when given (training steps only).
+        taps: a dict that receives each BN layer's input under its name and the hidden block's
+        output (before dropout) under ``"hidden"``. batch: a dict that receives each BN layer's
+        batch (mean, variance) in training mode.
+        """
+        stats = dict(stats)
         h = x
+
+        def bn(name, h):
+            if taps is not None:
+                taps[name] = h
+            h, stats[name] = self._bn(name, h, p, stats, training, batch)
+            return h
+
+        if self.input_bn:
+            h = bn("input_bn", h)
         if self.placement == "input":
-            h, stats = self._bn(h, p, stats, training)
-        h = tf.einsum("sbi,sij->sbj", h, p["hidden/kernel"]) + p["hidden/bias"][:, None]
+            h = bn("bn", h)
+        h = tf.einsum("sbi,sij->sbj", h, p["hidden/kernel"])
+        if self.use_bias:
+            h = h + p["hidden/bias"][:, None]
         if self.placement == "before":
-            h, stats = self._bn(h, p, stats, training)
+            h = bn("bn", h)
         h = tf.nn.relu(h)
         if self.placement == "after":
-            h, stats = self._bn(h, p, stats, training)
+            h = bn("bn", h)
+        if taps is not None:
+            taps["hidden"] = h
+        if keep is not None:  # Keras's dropout: where(u >= rate, x * (1 / (1 - rate)), 0)
+            scale = tf.constant(1 / (1 - self.rate), dtype=h.dtype)
+            h = tf.where(keep, h * scale, tf.constant(0, dtype=h.dtype))
         logits = tf.einsum("sbj,sjk->sbk", h, p["output/kernel"]) + p["output/bias"][:, None]
         return logits[..., 0], stats
 
@@ -81,16 +139,52 @@ def _loss_and_correct(logits, y):
     return loss, correct
 
 
-def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int):
+def _unit_moments(h):
+    """Per-unit mean and standard deviation over the rows of h (S, n, C): (S, C) each."""
+    mean, var = tf.nn.moments(h, axes=[1])
+    return mean, tf.sqrt(var)
+
+
+def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
     net = _Net(model)
     bs, lr, mom = int(train.batch_size), float(train.learning_rate), float(train.momentum)
     xla = bool(train.xla)
     n_full, tail = divmod(n, bs)
+    units = int(model.hidden_units)
+    extra_eval, layer_stats = bool(train.extra_eval), bool(train.layer_stats)
 
-    def step(p, v, stats, xb, yb):
+    @_plain
+    def keep_mask(dropout_seed, step, rows):
+        """Each slot's dropout keep-mask (n_slots, rows, units) for training step ``step``
+        (0-based, counted over all epochs): Keras's ``Dropout(rate, seed=s)`` draws
+        ``stateless_uniform((rows, units), seed=[s, step])`` (its SeedGenerator state, cast to
+        int32 as Keras casts it) and keeps ``u >= rate``."""
+        steps = tf.fill([n_slots], step)
+        seeds = tf.cast(
+            tf.math.floormod(tf.stack([dropout_seed, steps], axis=1), _SEED_MOD), tf.int32
+        )
+        u = tf.stack(
+            [tf.random.stateless_uniform([rows, units], seed=seeds[k]) for k in range(n_slots)]
+        )
+        return u >= net.rate
+
+    @tf.function
+    def epoch_masks(dropout_seed, step0):
+        """The keep-masks of one epoch's steps, whose first step is ``step0``: full batches
+        (n_full, n_slots, batch, units) and the partial last batch (n_slots, tail, units).
+        Never XLA-compiled: XLA's stateless random numbers differ from TensorFlow's kernels'."""
+        full = tf.TensorArray(tf.bool, size=n_full, element_shape=[n_slots, bs, units])
+        for i in tf.range(n_full):
+            full = full.write(i, keep_mask(dropout_seed, step0 + tf.cast(i, tf.int64), bs))
+        last = keep_mask(dropout_seed, step0 + n_full, tail) if tail else tf.zeros([0], tf.bool)
+        return {"full": full.stack(), "tail": last}
+
+    @_plain
+    def step(p, v, stats, aux, xb, yb, keep):
+        batch = {} if extra_eval else None
         with tf.GradientTape() as tape:
             tape.watch(list(p.values()))
-            logits, new_stats = net(p, stats, xb, training=True)
+            logits, new_stats = net(p, stats, xb, training=True, keep=keep, batch=batch)
             loss, correct = _loss_and_correct(logits, yb)
             mean_loss = tf.reduce_mean(loss, axis=1)  # (S,)
             objective = tf.reduce_sum(mean_loss)  # seeds are independent: sum keeps grads apart
@@ -98,10 +192,19 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int):
         v = {k: v[k] * mom - grads[k] * lr for k in p}
         p = {k: p[k] + v[k] for k in p}
         size = tf.cast(tf.shape(yb)[1], tf.float32)
-        return p, v, new_stats, mean_loss * size, tf.reduce_sum(correct, axis=1)
+        if batch:  # the momentum-0.9 shadow of each BN layer's moving statistics
+            m = M90_MOMENTUM
+            aux = dict(aux)
+            for name, (mean, var) in batch.items():
+                old_mean, old_var = aux[f"{name}/m90"]
+                aux[f"{name}/m90"] = (
+                    old_mean * m + mean * (1.0 - m),
+                    old_var * m + var * (1.0 - m),
+                )
+        return p, v, new_stats, aux, mean_loss * size, tf.reduce_sum(correct, axis=1)
 
     @tf.function(jit_compile=xla, reduce_retracing=True)
-    def epoch(p, v, stats, x_train, y_train, order, x_test, y_test):
+    def epoch(p, v, stats, aux, masks, x_train, y_train, order, x_test, y_test):
         xs = tf.gather(x_train, order)  # (S, n, 2)
         ys = tf.gather(y_train, order)  # (S, n)
         n_seeds = tf.shape(order)[0]
@@ -110,17 +213,36 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int):
         for i in tf.range(n_full):
             xb = tf.slice(xs, [0, i * bs, 0], [-1, bs, -1])
             yb = tf.slice(ys, [0, i * bs], [-1, bs])
-            p, v, stats, dl, dc = step(p, v, stats, xb, yb)
+            keep = masks["full"][i] if masks else None
+            p, v, stats, aux, dl, dc = step(p, v, stats, aux, xb, yb, keep)
             loss_sum += dl
             correct_sum += dc
         if tail:
-            p, v, stats, dl, dc = step(p, v, stats, xs[:, n_full * bs :], ys[:, n_full * bs :])
+            xb, yb = xs[:, n_full * bs :], ys[:, n_full * bs :]
+            keep = masks["tail"] if masks else None
+            p, v, stats, aux, dl, dc = step(p, v, stats, aux, xb, yb, keep)
             loss_sum += dl
             correct_sum += dc
         vloss, vacc = evaluate(p, stats, x_test, y_test)
-        metrics = tf.stack([loss_sum / n, correct_sum / n, vloss, vacc])  # (4, S)
-        return p, v, stats, metrics
+        rows = [loss_sum / n, correct_sum / n, vloss, vacc]
+        if extra_eval:
+            rows += extra_evaluation(p, stats, aux, x_train, x_test, y_test, vloss, vacc)
+        if layer_stats:
+            new, infer = hidden_stats(p, stats, x_train, training=False)
+            _, trained = hidden_stats(p, stats, x_train, training=True)
+            old_mean, old_std = aux["hidden_prev"]
+            drift = tf.reduce_mean(tf.abs(new[0] - old_mean) + tf.abs(new[1] - old_std), axis=1)
+            aux = {**aux, "hidden_prev": new}
+            rows += [*infer, *trained, drift]
+        metrics = tf.stack(rows)  # (len(rows), S)
+        return p, v, stats, aux, metrics
 
+    def broadcast(x, p):
+        """x (n, features) repeated for every seed: (S, n, features)."""
+        n_seeds = tf.shape(p["hidden/kernel"])[0]
+        return tf.broadcast_to(x[None], [n_seeds, tf.shape(x)[0], tf.shape(x)[1]])
+
+    @_plain
     def evaluate(p, stats, x, y):
         """Inference-mode loss and accuracy of every seed on (x, y); (S,) each."""
         n_seeds = tf.shape(p["hidden/kernel"])[0]
@@ -130,7 +252,42 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int):
         loss, correct = _loss_and_correct(logits, yt)
         return tf.reduce_mean(loss, axis=1), tf.reduce_mean(correct, axis=1)
 
-    return epoch, tf.function(evaluate, jit_compile=xla)
+    def population_stats(p, stats, x_train):
+        """Each BN layer's population statistics, input to output: the mean and (biased)
+        variance over the whole training set of that layer's input, computed in inference mode
+        with the layers before it already using their population statistics."""
+        pop = dict(stats)
+        xt = broadcast(x_train, p)
+        for name in net.bn_names:
+            taps = {}
+            net(p, pop, xt, training=False, taps=taps)
+            pop[name] = tuple(tf.nn.moments(taps[name], axes=[1]))
+        return pop
+
+    @_plain
+    def extra_evaluation(p, stats, aux, x_train, x_test, y_test, vloss, vacc):
+        """[val_loss_m90, val_accuracy_m90, val_loss_pop, val_accuracy_pop]: the test set
+        evaluated in inference mode with BN's momentum-0.9 statistics, then with population
+        statistics (equal to val_loss, val_accuracy without BN)."""
+        if not net.bn_names:
+            return [vloss, vacc, vloss, vacc]
+        m90 = {name: aux[f"{name}/m90"] for name in net.bn_names}
+        pop = population_stats(p, stats, x_train)
+        return [*evaluate(p, m90, x_test, y_test), *evaluate(p, pop, x_test, y_test)]
+
+    @_plain
+    def hidden_stats(p, stats, x_train, training):
+        """The hidden block's output (before dropout) on the whole training set as one batch,
+        in inference or training mode (BN normalizing with that batch's own statistics, moving
+        statistics untouched, no dropout): ((per-unit mean, per-unit std) (S, C) each,
+        [their means over units] (S,) each)."""
+        taps = {}
+        net(p, stats, broadcast(x_train, p), training=training, taps=taps)
+        mean, std = _unit_moments(taps["hidden"])
+        return (mean, std), [tf.reduce_mean(mean, axis=1), tf.reduce_mean(std, axis=1)]
+
+    first_hidden = tf.function(lambda p, stats, x: hidden_stats(p, stats, x, False)[0])
+    return epoch, tf.function(evaluate, jit_compile=xla), first_hidden, epoch_masks
 
 
 def seed_slots(seeds: list[int], period: int = SLOT_PERIOD) -> tuple[np.ndarray, np.ndarray]:
@@ -166,7 +323,8 @@ def train_vectorized(
     """Train all ``seeds`` of a model config at once; ``progress(len(seeds))`` after each epoch.
 
     A seed's result is bit-identical whichever other seeds are trained with it (see
-    :func:`seed_slots`).
+    :func:`seed_slots`). ``train.extra_eval`` adds EXTRA_METRICS and ``train.layer_stats``
+    LAYER_METRICS to the history (see :mod:`bnstudy.metrics`).
     """
     start = time.perf_counter()
     slot_of, filler = seed_slots(list(seeds))
@@ -177,30 +335,43 @@ def train_vectorized(
     orders = orders[:, filler]  # (E, n_slots, n)
     p = {k: tf.constant(slots0[k]) for k in TRAINABLE if k in slots0}
     v = {k: tf.zeros_like(t) for k, t in p.items()}
-    if model.placement == "none":
-        stats = (tf.zeros([len(filler), 1]), tf.zeros([len(filler), 1]))
-    else:
-        stats = tuple(tf.constant(slots0[k]) for k in STATS)
-    epoch, evaluate = _make_epoch_fn(model, train, n)
+    bn_names = bn_layer_names(model)
+    stats = {name: tuple(tf.constant(slots0[f"{name}/{s}"]) for s in STATS) for name in bn_names}
+    epoch, evaluate, first_hidden, epoch_masks = _make_epoch_fn(model, train, n, len(filler))
     data = [tf.constant(a) for a in (ds.x_train, ds.y_train)]
     test = [tf.constant(a) for a in (ds.x_test, ds.y_test)]
+    aux, masks = {}, {}
+    dropout_seed = tf.constant(np.asarray(seeds, np.int64)[filler])  # Dropout(seed=<run seed>)
+    steps_per_epoch = -(-n // int(train.batch_size))
+    if train.extra_eval:  # initialized as Keras initializes moving statistics
+        aux |= {f"{name}/m90": stats[name] for name in bn_names}
+    if train.layer_stats:
+        aux["hidden_prev"] = first_hidden(p, stats, data[0])
+    names = (
+        METRICS
+        + (EXTRA_METRICS if train.extra_eval else ())
+        + (LAYER_METRICS if train.layer_stats else ())
+    )
     rows, ends = [], []
     for e in range(train.epochs):
-        p, v, stats, metrics = epoch(p, v, stats, *data, tf.constant(orders[e]), *test)
+        if model.dropout > 0:
+            masks = epoch_masks(dropout_seed, tf.constant(e * steps_per_epoch, tf.int64))
+        order = tf.constant(orders[e])
+        p, v, stats, aux, metrics = epoch(p, v, stats, aux, masks, *data, order, *test)
         rows.append(metrics.numpy()[:, slot_of])
         ends.append(time.perf_counter() - start)
         if progress:
             progress(len(seeds))
-    hist = np.stack(rows, axis=2).astype(np.float64)  # (4, S, E)
+    hist = np.stack(rows, axis=2).astype(np.float64)  # (metrics, S, E)
     train_loss, train_acc = (
         t.numpy()[slot_of].astype(np.float64) for t in evaluate(p, stats, *data)
     )
     trained = {k: t.numpy() for k, t in p.items()}
-    if model.placement != "none":
-        trained.update(zip(STATS, (s.numpy() for s in stats), strict=True))
+    for name in bn_names:
+        trained |= {f"{name}/{s}": t.numpy() for s, t in zip(STATS, stats[name], strict=True)}
     return TrainResult(
         seeds=list(seeds),
-        history=dict(zip(METRICS, hist, strict=True)),
+        history=dict(zip(names, hist, strict=True)),
         weights={k: trained[k][slot_of] for k in weights0},
         engine="vectorized",
         seconds=time.perf_counter() - start,
