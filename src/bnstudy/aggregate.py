@@ -29,6 +29,18 @@ MEASURES = (
     "gap",
     "test_loss",
 )
+#: Test accuracy under other BN statistics (``train.extra_eval``): each suffix gives
+#: test_accuracy<s>, test_loss<s>, auc_test_accuracy<s> and epochs_to_<pct><s> per run.
+EVAL_SUFFIXES = ("_m90", "_pop")
+#: With ``train.layer_stats``: the hidden block's output statistics in the last epoch, and
+#: hidden_drift_mean, the mean of hidden_drift over the epochs (bnstudy.metrics.LAYER_METRICS).
+LAYER_MEASURES = (
+    "hidden_mean_train",
+    "hidden_std_train",
+    "hidden_mean_infer",
+    "hidden_std_infer",
+    "hidden_drift_mean",
+)
 
 
 def pct(threshold: float) -> str:
@@ -68,8 +80,18 @@ def runs_table(
             "auc_test_accuracy": h["val_accuracy"].mean(),
             "epochs": int(last["epoch"]),
         }
-        for t in thresholds:
-            row[f"epochs_to_{pct(t)}"] = epochs_to(h["val_accuracy"].to_numpy(), t)
+        for s in ("", *EVAL_SUFFIXES):
+            if f"val_accuracy{s}" not in h or h[f"val_accuracy{s}"].isna().all():
+                continue
+            if s:
+                row[f"test_accuracy{s}"] = last[f"val_accuracy{s}"]
+                row[f"test_loss{s}"] = last[f"val_loss{s}"]
+                row[f"auc_test_accuracy{s}"] = h[f"val_accuracy{s}"].mean()
+            for t in thresholds:
+                row[f"epochs_to_{pct(t)}{s}"] = epochs_to(h[f"val_accuracy{s}"].to_numpy(), t)
+        if "hidden_drift" in h and not h["hidden_drift"].isna().all():
+            row |= {m: last[m] for m in LAYER_MEASURES[:-1]}
+            row["hidden_drift_mean"] = h["hidden_drift"].mean()
         rows.append(row)
     runs = pd.DataFrame(rows).merge(
         finals[["condition", "seed", "run_key", "train_accuracy", "train_loss", "diverged_epoch"]],
@@ -95,8 +117,18 @@ def _mean_stats(x: np.ndarray, col: str, study: DictConfig) -> dict:
         f"{col}_ci_high": hi,
         f"{col}_median": float(np.median(x)),
         f"{col}_iqm": stats.iqm(x),
+        f"{col}_iqr": float(np.subtract(*np.percentile(x, [75, 25]))),
         f"{col}_worst": x.min(),
     }
+
+
+def runs_measures(runs: pd.DataFrame) -> list[str]:
+    """The measures of a runs table, in order: MEASURES, the EVAL_SUFFIXES variants, the
+    LAYER_MEASURES (those present), then every epochs_to_* column."""
+    extra = [f"{m}{s}" for s in EVAL_SUFFIXES for m in ("test_accuracy", "test_loss")]
+    extra += [f"auc_test_accuracy{s}" for s in EVAL_SUFFIXES]
+    named = [*MEASURES, *extra, *LAYER_MEASURES]
+    return [m for m in named if m in runs] + [c for c in runs if c.startswith("epochs_to_")]
 
 
 def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
@@ -116,11 +148,10 @@ def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
             "diverged_ci_high": hi,
         }
         ok = r[~r["diverged"]]
-        for col in MEASURES:
+        for col in [c for c in runs_measures(runs) if not c.startswith("epochs_to_")]:
             row |= _mean_stats(ok[col].to_numpy(dtype=float), col, study)
         horizon = int(r["epochs"].max())
-        for t in study.thresholds:
-            col = f"epochs_to_{pct(t)}"
+        for col in [c for c in runs_measures(runs) if c.startswith("epochs_to_")]:
             e = ok[col].fillna(np.inf).to_numpy(dtype=float)
             km = stats.km_summary(e, horizon, confidence=conf) if e.size else {}
             row |= {f"{col}_{k}": v for k, v in km.items()}
@@ -247,7 +278,10 @@ def curves_table(history: pd.DataFrame, runs: pd.DataFrame, study: DictConfig) -
     frames = []
     for cond, h in history.groupby("condition", sort=False):
         out = {"condition": cond}
-        for metric in ("val_accuracy", "loss", "accuracy", "val_loss"):
+        extra = [f"val_accuracy{s}" for s in EVAL_SUFFIXES if f"val_accuracy{s}" in h]
+        for metric in ("val_accuracy", "loss", "accuracy", "val_loss", *extra):
+            if h[metric].isna().all():
+                continue
             w = h.pivot(index="seed", columns="epoch", values=metric)  # (seeds, epochs)
             lo, hi = stats.bootstrap_ci_columns(
                 w.to_numpy(float), confidence=study.confidence, n_resamples=study.n_resamples

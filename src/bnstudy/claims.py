@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig
 
-from bnstudy import spread, sweeps, verdicts
+from bnstudy import spread, stats, sweeps, verdicts
 from bnstudy.aggregate import paired_values
 from bnstudy.config import ConfigError
 from bnstudy.parameters import model_counts, n_features
@@ -331,6 +331,43 @@ def _parameters(claim: DictConfig, conds: list[Condition] | None) -> verdicts.Ve
     return replace(v, evidence=v.evidence + extra)
 
 
+def _interaction(claim: DictConfig, runs: pd.DataFrame, study: DictConfig) -> verdicts.Verdict:
+    """(a - b) - (c - d) over the seeds all four ran without diverging: a paired t-test of the
+    effect of a against b and of c against d (its own family: no Holm adjustment)."""
+    names = (claim.a, claim.b, claim.c, claim.d)
+    ok = runs[~runs["diverged"] & runs["condition"].isin(names)]
+    wide = ok.pivot(index="seed", columns="condition", values=claim.measure)
+    if claim.measure.startswith("epochs_to_"):
+        horizon = int(runs["epochs"].max())
+        wide = wide.apply(lambda col: stats.restricted_times(col.fillna(np.inf), horizon))
+    wide = wide.reindex(columns=list(names)).dropna()
+    if len(wide) < 2:
+        return _unresolved(f"fewer than 2 seeds of all of {', '.join(names)} ran without diverging")
+    x = (wide[claim.a] - wide[claim.b]).to_numpy(float)
+    y = (wide[claim.c] - wide[claim.d]).to_numpy(float)
+    res = stats.paired_test(x, y, confidence=study.confidence, n_resamples=study.n_resamples)
+    v = verdicts.superiority(
+        res["mean_diff"],
+        float((x - y).std(ddof=1)),
+        int(res["n"]),
+        res["diff_ci_low"],
+        res["diff_ci_high"],
+        res["t_p"],
+        claim.direction,
+        confidence=study.confidence,
+        unit=_unit(claim.measure),
+    )
+    what = (
+        f"({claim.a} - {claim.b}) - ({claim.c} - {claim.d}): effects "
+        f"{_effect(x)} and {_effect(y)}; "
+    )
+    return replace(v, evidence=what + v.evidence.replace("Holm-adjusted t-test", "t-test"))
+
+
+def _effect(x: np.ndarray) -> str:
+    return f"{x.mean():+.4f}"
+
+
 def evaluate(
     claim: DictConfig,
     runs: pd.DataFrame,
@@ -351,6 +388,8 @@ def evaluate(
         return _divergence(claim, runs, study)
     if claim.kind == "parameters":
         return _parameters(claim, conds)
+    if claim.kind == "interaction":
+        return _interaction(claim, runs, study)
     if claim.kind == "every":
         return _every(claim, runs, comparisons, study)
     if claim.kind == "at_best":

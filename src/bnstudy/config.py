@@ -36,6 +36,7 @@ CLAIM_KINDS = (
     "at_best",
     "every",
     "parameters",
+    "interaction",
 )
 DIRECTIONS = ("greater", "less")
 #: Claims on two conditions, ``a`` and ``b``.
@@ -81,6 +82,12 @@ class DataConfig:
     noise: float = 0.1
     random_state: int = 1
     n_train: int = 500
+    # Badly scaled inputs (the data_preparation study): feature i becomes
+    # x_i * feature_scale[i] + feature_shift[i] (empty: unchanged), before any standardizing.
+    feature_scale: list[float] = field(default_factory=list)
+    feature_shift: list[float] = field(default_factory=list)
+    # Standardize every feature with a StandardScaler fitted on the training split.
+    standardize: bool = False
 
 
 @dataclass
@@ -138,6 +145,10 @@ class ClaimConfig:
     floor: float | None = None
     # divergence: the labels of ``axis`` it counts over (empty: every value).
     only: list[str] = field(default_factory=list)
+    # interaction: the claim is on (a - b) - (c - d) over paired seeds, e.g. the effect of
+    # dropout with BN minus its effect without BN.
+    c: str | None = None
+    d: str | None = None
     # parameters: the trainable parameters claimed per unit of a BN layer (gamma and beta).
     per_unit: int = 2
 
@@ -278,6 +289,10 @@ def _check_study(s: DictConfig) -> None:
             require(c.a is not None and c.b is not None, f"{key}.a/.b", "two condition names", None)
         if c.kind in GROUP_KINDS:
             _check_group_claim(s, c, key)
+        if c.kind == "interaction":
+            require(
+                None not in (c.a, c.b, c.c, c.d), f"{key}.a/.b/.c/.d", "four condition names", None
+            )
         if c.kind in ("at_best", "every"):
             require(c.rule in RULES, f"{key}.rule", f"one of {RULES}", c.rule)
         if rule in ("equivalence", *GRID_KINDS):

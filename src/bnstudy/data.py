@@ -44,15 +44,17 @@ class Dataset:
 
 def dataset_file(study: str, data: DictConfig) -> Path:
     """``data/<study>/<name>-<hash of the data config>.npz``: one file per distinct dataset."""
-    from bnstudy.studies import digest
+    from bnstudy.studies import digest, without_neutral
 
-    return DATA_DIR / study / f"{data.name}-{digest(OmegaConf.to_container(data), 8)}.npz"
+    config = without_neutral("data", OmegaConf.to_container(data, resolve=True))
+    return DATA_DIR / study / f"{data.name}-{digest(config, 8)}.npz"
 
 
 def build_dataset(data: DictConfig) -> Dataset:
     """The dataset a data config describes (``data.name`` picks the builder)."""
     if data.name == "circles":
-        return make_dataset(data.n_samples, data.noise, data.random_state, data.n_train)
+        ds = make_dataset(data.n_samples, data.noise, data.random_state, data.n_train)
+        return prepare(ds, data)
     raise ConfigError(f"data.name: {data.name!r} is not allowed; expected one of ('circles',)")
 
 
@@ -66,6 +68,30 @@ def make_dataset(
     x = x.astype(np.float32)
     y = y.astype(np.float32)
     return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def prepare(ds: Dataset, data: DictConfig) -> Dataset:
+    """Scale and shift features (``data.feature_scale``, ``data.feature_shift``), then, with
+    ``data.standardize``, standardize them with a StandardScaler fitted on the training split."""
+    n = ds.x_train.shape[1]
+    scale, shift = data.get("feature_scale") or [], data.get("feature_shift") or []
+    for key, values in (("feature_scale", scale), ("feature_shift", shift)):
+        if len(values) not in (0, n):
+            raise ConfigError(
+                f"data.{key}: {list(values)} is not allowed; expected [] or {n} numbers"
+            )
+    if not (scale or shift or data.get("standardize", False)):
+        return ds
+    a = np.asarray(scale or [1.0] * n, dtype=np.float32)
+    b = np.asarray(shift or [0.0] * n, dtype=np.float32)
+    x_train, x_test = ds.x_train * a + b, ds.x_test * a + b
+    if data.get("standardize", False):
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(x_train)
+        x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
+    f32 = np.float32
+    return Dataset(x_train.astype(f32), ds.y_train, x_test.astype(f32), ds.y_test)
 
 
 def save_dataset(ds: Dataset, path: str | Path) -> None:

@@ -283,6 +283,6 @@ def extra_md(study: DictConfig, out: Path, runs: pd.DataFrame, summary: pd.DataF
             summary, cells(runs, study.axes, axis), axis, measure, figure, float(study.confidence)
         )
         parts.append(variance_md(table, axis))
-    if any(c.kind == "parameters" for c in study.claims) and (folder / "parameters.csv").exists():
+    if (folder / "parameters.csv").exists():
         parts.append(parameters_md(pd.read_csv(folder / "parameters.csv")))
     return "\n".join(parts)

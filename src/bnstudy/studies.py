@@ -28,7 +28,21 @@ NEUTRAL = {
     "model.dropout": 0.0,
     "train.extra_eval": False,
     "train.layer_stats": False,
+    "data.feature_scale": [],
+    "data.feature_shift": [],
+    "data.standardize": False,
 }
+
+
+def without_neutral(part: str, config: dict) -> dict:
+    """``config`` (the resolved ``part`` of a condition: model, data or train) without the
+    options at their NEUTRAL value."""
+    out = dict(config)
+    for key, value in NEUTRAL.items():
+        p, name = key.split(".")
+        if p == part and out.get(name) == value and type(out.get(name)) is type(value):
+            del out[name]
+    return out
 
 
 def digest(obj: object, n: int = 16) -> str:
@@ -53,11 +67,10 @@ class Condition:
     def identity(self, seed: int | None = None) -> dict:
         """What makes a run the same run (``seed=None``: the condition itself); options at
         their NEUTRAL value are left out."""
-        out = {part: OmegaConf.to_container(getattr(self, part), resolve=True) for part in PARTS}
-        for key, value in NEUTRAL.items():
-            part, name = key.split(".")
-            if out[part].get(name) == value and type(out[part].get(name)) is type(value):
-                del out[part][name]
+        out = {
+            part: without_neutral(part, OmegaConf.to_container(getattr(self, part), resolve=True))
+            for part in PARTS
+        }
         return {**out, "seed": seed, "version": bnstudy.__version__}
 
     @property
@@ -134,7 +147,7 @@ def check_names(study: DictConfig, conds: list[Condition]) -> None:
     names = [c.name for c in conds]
     allowed = f"one of {', '.join(names)}"
     for i, cl in enumerate(study.claims):
-        for field_ in ("a", "b", "condition"):
+        for field_ in ("a", "b", "c", "d", "condition"):
             value = cl.get(field_)
             if value is not None and value not in names:
                 raise ConfigError(
