@@ -165,3 +165,37 @@ def test_reached_fraction_by_epoch(runs):
     after = r[r["condition"] == "bn_after"]["fraction"].tolist()
     assert base == pytest.approx([0, 0, 1 / 3, 1 / 3])
     assert after == pytest.approx([1 / 3, 1, 1, 1])
+
+
+def test_other_evaluations_and_layer_statistics_become_measures():
+    """train.extra_eval / layer_stats histories give per-run measures and summary columns."""
+    hist = _history(CURVES)
+    hist["val_accuracy_pop"] = (hist["val_accuracy"] + 0.15).clip(upper=1.0)  # 0.15 higher
+    hist["val_loss_pop"] = hist["val_loss"]
+    hist["hidden_drift"] = hist["epoch"] * 0.1  # 0.1, 0.2, 0.3, 0.4: mean 0.25
+    for m in ("hidden_mean_train", "hidden_std_train", "hidden_mean_infer", "hidden_std_infer"):
+        hist[m] = 1.0
+    finals = pd.DataFrame(
+        [
+            {
+                "condition": v,
+                "seed": s,
+                "run_key": f"{v}{s}",
+                "train_accuracy": 0.9,
+                "train_loss": 0.3,
+                "diverged_epoch": math.nan,
+            }
+            for (v, s) in CURVES
+        ]
+    )
+    runs = runs_table(hist, finals, [0.8], CONDS).set_index(["condition", "seed"])
+    # baseline seed 1: 0.65, 0.75, 0.85, 0.90 with population statistics: 80% at epoch 3
+    assert runs.loc[("baseline", 1), "epochs_to_80_pop"] == 3
+    assert runs.loc[("baseline", 1), "epochs_to_80"] == pytest.approx(math.nan, nan_ok=True)
+    assert runs.loc[("baseline", 1), "test_accuracy_pop"] == pytest.approx(0.90)
+    assert runs.loc[("baseline", 1), "hidden_drift_mean"] == pytest.approx(0.25)
+    assert "epochs_to_80_m90" not in runs  # not recorded: no column
+    summary = summary_table(runs.reset_index(), STUDY)
+    assert {"epochs_to_80_pop_median", "test_accuracy_pop_mean", "hidden_drift_mean_mean"} <= set(
+        summary.columns
+    )

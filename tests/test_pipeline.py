@@ -50,6 +50,8 @@ def study(tmp_path_factory, repo_root):
         src, dst = repo_root / item, repo / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+    # Two studies are enough to test the pipeline's wiring; the others only add minutes.
+    OmegaConf.save({"studies": list(STUDIES)}, repo / "conf" / "pipeline.yaml")
     _run(["git", "init", "-q"], repo)
     _run(["bnstudy", "params", *TINY], repo)
     _commit(repo, "init")

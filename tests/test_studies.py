@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 import bnstudy
 from bnstudy.aggregate import comparisons_table, runs_table, summary_table
@@ -180,6 +180,8 @@ def _other(key: str, value):
         return value + 1
     if isinstance(value, float):
         return value / 2 if value else 0.5
+    if isinstance(value, list | ListConfig):  # data.feature_scale, feature_shift
+        return [2.0, 1.0]
     return OTHER_STRING.get(key)
 
 
@@ -193,6 +195,8 @@ def test_every_config_value_is_part_of_the_condition_key(placement, key):
         new = not value
     elif isinstance(value, DictConfig):  # model.spec: a family's layer spec
         new = {**value, "extra": 1}
+    elif isinstance(value, ListConfig):  # data.feature_scale, feature_shift: one a feature
+        new = [*value, 1.0] if len(value) else [2.0, 1.0]
     else:
         new = f"{value}x" if isinstance(value, str) else value + 1
     changed = {p: getattr(cond, p).copy() for p in ("model", "data", "train")}

@@ -29,6 +29,18 @@ MEASURES = (
     "gap",
     "test_loss",
 )
+#: Test accuracy under other BN statistics (``train.extra_eval``): each suffix gives
+#: test_accuracy<s>, test_loss<s>, auc_test_accuracy<s> and epochs_to_<pct><s> per run.
+EVAL_SUFFIXES = ("_m90", "_pop")
+#: With ``train.layer_stats``: the hidden block's output statistics in the last epoch, and
+#: hidden_drift_mean, the mean of hidden_drift over the epochs (bnstudy.metrics.LAYER_METRICS).
+LAYER_MEASURES = (
+    "hidden_mean_train",
+    "hidden_std_train",
+    "hidden_mean_infer",
+    "hidden_std_infer",
+    "hidden_drift_mean",
+)
 
 
 def pct(threshold: float) -> str:
@@ -68,8 +80,18 @@ def runs_table(
             "auc_test_accuracy": h["val_accuracy"].mean(),
             "epochs": int(last["epoch"]),
         }
-        for t in thresholds:
-            row[f"epochs_to_{pct(t)}"] = epochs_to(h["val_accuracy"].to_numpy(), t)
+        for s in ("", *EVAL_SUFFIXES):
+            if f"val_accuracy{s}" not in h or h[f"val_accuracy{s}"].isna().all():
+                continue
+            if s:
+                row[f"test_accuracy{s}"] = last[f"val_accuracy{s}"]
+                row[f"test_loss{s}"] = last[f"val_loss{s}"]
+                row[f"auc_test_accuracy{s}"] = h[f"val_accuracy{s}"].mean()
+            for t in thresholds:
+                row[f"epochs_to_{pct(t)}{s}"] = epochs_to(h[f"val_accuracy{s}"].to_numpy(), t)
+        if "hidden_drift" in h and not h["hidden_drift"].isna().all():
+            row |= {m: last[m] for m in LAYER_MEASURES[:-1]}
+            row["hidden_drift_mean"] = h["hidden_drift"].mean()
         rows.append(row)
     runs = pd.DataFrame(rows).merge(
         finals[["condition", "seed", "run_key", "train_accuracy", "train_loss", "diverged_epoch"]],
@@ -95,8 +117,18 @@ def _mean_stats(x: np.ndarray, col: str, study: DictConfig) -> dict:
         f"{col}_ci_high": hi,
         f"{col}_median": float(np.median(x)),
         f"{col}_iqm": stats.iqm(x),
+        f"{col}_iqr": float(np.subtract(*np.percentile(x, [75, 25]))),
         f"{col}_worst": x.min(),
     }
+
+
+def runs_measures(runs: pd.DataFrame) -> list[str]:
+    """The measures of a runs table, in order: MEASURES, the EVAL_SUFFIXES variants, the
+    LAYER_MEASURES (those present), then every epochs_to_* column."""
+    extra = [f"{m}{s}" for s in EVAL_SUFFIXES for m in ("test_accuracy", "test_loss")]
+    extra += [f"auc_test_accuracy{s}" for s in EVAL_SUFFIXES]
+    named = [*MEASURES, *extra, *LAYER_MEASURES]
+    return [m for m in named if m in runs] + [c for c in runs if c.startswith("epochs_to_")]
 
 
 def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
@@ -116,11 +148,10 @@ def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
             "diverged_ci_high": hi,
         }
         ok = r[~r["diverged"]]
-        for col in MEASURES:
+        for col in [c for c in runs_measures(runs) if not c.startswith("epochs_to_")]:
             row |= _mean_stats(ok[col].to_numpy(dtype=float), col, study)
         horizon = int(r["epochs"].max())
-        for t in study.thresholds:
-            col = f"epochs_to_{pct(t)}"
+        for col in [c for c in runs_measures(runs) if c.startswith("epochs_to_")]:
             e = ok[col].fillna(np.inf).to_numpy(dtype=float)
             km = stats.km_summary(e, horizon, confidence=conf) if e.size else {}
             row |= {f"{col}_{k}": v for k, v in km.items()}
@@ -128,9 +159,24 @@ def summary_table(runs: pd.DataFrame, study: DictConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def comparison_pairs(study: DictConfig, conds: list[Condition]) -> list[tuple[str, str]]:
+#: Claim kinds that compare two named conditions through the comparisons table.
+_PAIRED = ("superiority", "equivalence")
+
+
+def _rule(claim: DictConfig) -> str:
+    """What a claim applies to conditions: its kind, or its rule for at_best / every."""
+    return claim.rule if claim.kind in ("at_best", "every") else claim.kind
+
+
+def comparison_pairs(
+    study: DictConfig, conds: list[Condition], runs: pd.DataFrame | None = None
+) -> list[tuple[str, str]]:
     """(A, B) condition names: each configured axis pair within every combination of the
-    other axes, then the pairs that claims name; without repeats."""
+    other axes, then the pairs that claims name (for ``every`` claims: the pair's conditions
+    at each value of the axis; for ``at_best`` claims, given ``runs``: each group at its best
+    value of the axis); without repeats."""
+    from bnstudy.sweeps import group_of
+
     pairs = []
     for comp in study.comparisons:
         for a_label, b_label in comp.pairs:
@@ -139,14 +185,33 @@ def comparison_pairs(study: DictConfig, conds: list[Condition]) -> list[tuple[st
                     continue
                 want = {**c.labels, comp.axis: b_label}
                 pairs += [(c.name, d.name) for d in conds if d.labels == want]
-    pairs += [(cl.a, cl.b) for cl in study.claims if cl.kind in ("superiority", "equivalence")]
+    for cl in study.claims:
+        if _rule(cl) not in _PAIRED:
+            continue
+        if cl.kind == "every":
+            a, b = cl.pair
+            for c in conds:
+                if group_of(c.labels, cl.axis) != a:
+                    continue
+                pairs += [
+                    (c.name, d.name)
+                    for d in conds
+                    if group_of(d.labels, cl.axis) == b and d.labels[cl.axis] == c.labels[cl.axis]
+                ]
+        elif cl.kind == "at_best":
+            if runs is not None:
+                from bnstudy.claims import best_pair
+
+                pairs += [best] if (best := best_pair(cl, runs, study)) else []
+        else:
+            pairs.append((cl.a, cl.b))
     return list(dict.fromkeys(pairs))
 
 
 def comparison_measures(study: DictConfig) -> list[str]:
     """Speed and accuracy measures every comparison reports, plus those claims name."""
     base = ["test_accuracy", f"epochs_to_{pct(study.thresholds[0])}", "auc_test_accuracy"]
-    named = [cl.measure for cl in study.claims if cl.kind in ("superiority", "equivalence")]
+    named = [cl.measure for cl in study.claims if _rule(cl) in _PAIRED]
     return list(dict.fromkeys(base + named))
 
 
@@ -176,7 +241,7 @@ def comparisons_table(
     """Paired comparisons (A - B over shared seeds) of every comparison measure; Holm-adjusted
     p-values across the comparisons of each measure (the family)."""
     rows = []
-    for a, b in comparison_pairs(study, conds):
+    for a, b in comparison_pairs(study, conds, runs):
         for m in comparison_measures(study):
             x, y = paired_values(runs, a, b, m)
             if x.size < 2:
@@ -213,7 +278,10 @@ def curves_table(history: pd.DataFrame, runs: pd.DataFrame, study: DictConfig) -
     frames = []
     for cond, h in history.groupby("condition", sort=False):
         out = {"condition": cond}
-        for metric in ("val_accuracy", "loss", "accuracy", "val_loss"):
+        extra = [f"val_accuracy{s}" for s in EVAL_SUFFIXES if f"val_accuracy{s}" in h]
+        for metric in ("val_accuracy", "loss", "accuracy", "val_loss", *extra):
+            if h[metric].isna().all():
+                continue
             w = h.pivot(index="seed", columns="epoch", values=metric)  # (seeds, epochs)
             lo, hi = stats.bootstrap_ci_columns(
                 w.to_numpy(float), confidence=study.confidence, n_resamples=study.n_resamples
@@ -262,6 +330,64 @@ def metrics_json(summary: pd.DataFrame, thresholds: list[float]) -> dict:
     return out
 
 
+def parameters_table(conds: list[Condition]) -> pd.DataFrame:
+    """Per condition: trainable, non-trainable and all parameters, and the units its BN
+    layers normalize, counted from the model config (bnstudy.parameters)."""
+    from bnstudy.parameters import model_counts, n_features
+
+    rows = []
+    for c in conds:
+        if c.model.family != "mlp":  # counted from the MLP's config only (bnstudy.parameters)
+            continue
+        n = model_counts(c.model, n_features(c.data))
+        rows.append(
+            {
+                "condition": c.name,
+                "trainable": n.trainable,
+                "non_trainable": n.non_trainable,
+                "total": n.total,
+                "bn_units": n.bn_units,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def extra_tables(
+    runs: pd.DataFrame, summary: pd.DataFrame, study: DictConfig, conds: list[Condition]
+) -> dict[str, pd.DataFrame]:
+    """reports/<study>/tables/: ``parameters`` (every study); ``sweep_<axis>`` for each axis
+    that a grid or at_best claim sweeps (per group and value: summary numbers, best, usable;
+    the first such claim's measure, margin and selection); ``variance_<axis>`` for each axis
+    of an ``every`` claim (variance between its values and between seeds, per group and per
+    claimed pair)."""
+    from bnstudy.sweeps import grid_table, variance_table
+
+    counts = parameters_table(conds)
+    out = {"parameters": counts} if len(counts) else {}
+    for cl in study.claims:
+        if cl.kind in ("usable_rate", "rate_range", "at_best"):
+            name = f"sweep_{cl.axis}"
+            if name not in out:
+                failed = [c for c in study.claims if c.kind == "divergence" and c.axis == cl.axis]
+                failed = [c for c in failed if c.floor is not None]
+                out[name] = grid_table(
+                    runs,
+                    summary,
+                    study.axes,
+                    cl.axis,
+                    cl,
+                    failed[0] if failed else None,
+                    study.confidence,
+                )
+        if cl.kind == "every":
+            name = f"variance_{cl.axis}"
+            if name not in out:
+                pairs = [list(c.pair) for c in study.claims if c.kind == "every"]
+                pairs = [list(p) for p in dict.fromkeys(tuple(p) for p in pairs)]
+                out[name] = variance_table(runs, study.axes, cl.axis, cl.measure, pairs)
+    return out
+
+
 def write_csv(df: pd.DataFrame, path) -> None:
     """A table with DIGITS significant digits, atomically."""
     write_with(path, lambda p: df.to_csv(p, index=False, float_format=f"%.{DIGITS}g"))
@@ -286,7 +412,7 @@ def aggregate(cfg: DictConfig, conds: list[Condition]) -> dict[str, pd.DataFrame
         "comparisons": comparisons,
         "curves": curves_table(history, runs, study),
         "reached": reached_table(runs, study.thresholds[0]),
-        "claims": claims_table(runs, summary, comparisons, study),
+        "claims": claims_table(runs, summary, comparisons, study, conds),
     }
     for name, df in tables.items():
         write_csv(df, CLAIMS_DIR / f"{study.name}.csv" if name == "claims" else out / f"{name}.csv")
@@ -301,4 +427,11 @@ def aggregate(cfg: DictConfig, conds: list[Condition]) -> dict[str, pd.DataFrame
         out / "metrics.json",
         json.dumps(metrics_json(summary, list(study.thresholds)), indent=2) + "\n",
     )
-    return tables
+    extra = extra_tables(runs, summary, study, conds)
+    folder = out / "tables"
+    for stale in folder.glob("*.csv") if folder.exists() else []:
+        if stale.stem not in extra:
+            stale.unlink()
+    for name, df in extra.items():
+        write_csv(df, folder / f"{name}.csv")
+    return tables | extra

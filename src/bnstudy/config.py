@@ -9,6 +9,7 @@ names the key and what is allowed.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -29,8 +30,32 @@ FAMILY_ENGINES = {"mlp": ENGINES}
 DATASETS = ("circles", "digits", "digit_rows", "classification")
 #: Options of the MLP only, at the values that leave them off (other families keep these).
 MLP_ONLY = {"hidden_units": 50, "use_bias": True, "input_bn": False, "dropout": 0.0}
-CLAIM_KINDS = ("superiority", "equivalence", "interval", "published")
+CLAIM_KINDS = (
+    "superiority",
+    "equivalence",
+    "interval",
+    "published",
+    "spread",
+    "usable_rate",
+    "rate_range",
+    "divergence",
+    "at_best",
+    "every",
+    "parameters",
+    "interaction",
+)
 DIRECTIONS = ("greater", "less")
+#: Claims on two conditions, ``a`` and ``b``.
+PAIR_KINDS = ("superiority", "equivalence", "spread", "parameters")
+#: Claims on two groups, ``pair``, over the values of an ``axis`` (a group is a condition name
+#: without that axis's label: "bn_after" groups "bn_after lr=0.01", "bn_after lr=0.1", ...).
+GROUP_KINDS = ("usable_rate", "rate_range", "divergence", "at_best", "every")
+#: Claims on a numeric grid: the axis must be {key:, values:} with increasing numbers.
+GRID_KINDS = ("usable_rate", "rate_range")
+#: The rules that ``at_best`` and ``every`` apply to the pair's conditions.
+RULES = ("superiority", "equivalence", "spread")
+#: What may pick a group's best value of an axis: never a measure of the test split.
+SELECT_ON = ("train_accuracy", "fit_accuracy")
 
 
 class ConfigError(ValueError):
@@ -69,6 +94,12 @@ class DataConfig:
     n_features: int = 0
     n_informative: int = 0
     n_classes: int = 0
+    # Badly scaled inputs (the data_preparation study): feature i becomes
+    # x_i * feature_scale[i] + feature_shift[i] (empty: unchanged), before any standardizing.
+    feature_scale: list[float] = field(default_factory=list)
+    feature_shift: list[float] = field(default_factory=list)
+    # Standardize every feature with a StandardScaler fitted on the training split.
+    standardize: bool = False
 
 
 @dataclass
@@ -108,6 +139,30 @@ class ClaimConfig:
     margin: float = 0.01
     low: float | None = None
     high: float | None = None
+    # Group claims (GROUP_KINDS): the axis swept (usable_rate, rate_range, divergence,
+    # at_best) or within whose every value the rule is applied (every), and the two groups
+    # compared, A then B: condition names without that axis's label.
+    axis: str | None = None
+    pair: list[str] = field(default_factory=list)
+    # at_best / every: the rule applied to the pair's conditions (RULES).
+    rule: str | None = None
+    # at_best, usable_rate, rate_range: the measure whose mean over seeds picks a group's best
+    # value of the axis (SELECT_ON: the training split, never the test split).
+    select_on: str = "train_accuracy"
+    # A value of the axis is usable for a group when at most this share of its seeds diverged
+    # (and its mean ``measure`` is within ``margin`` of the group's at its best value).
+    max_diverged: float = 0.1
+    # divergence: a run also counts as failed when its final ``measure`` is below ``floor``
+    # (e.g. a network collapsed to chance without a non-finite loss); null: diverged only.
+    floor: float | None = None
+    # divergence: the labels of ``axis`` it counts over (empty: every value).
+    only: list[str] = field(default_factory=list)
+    # interaction: the claim is on (a - b) - (c - d) over paired seeds, e.g. the effect of
+    # dropout with BN minus its effect without BN.
+    c: str | None = None
+    d: str | None = None
+    # parameters: the trainable parameters claimed per unit of a BN layer (gamma and beta).
+    per_unit: int = 2
 
 
 @dataclass
@@ -299,13 +354,76 @@ def _check_study(s: DictConfig) -> None:
         key = f"study.claims[{i}] ({c.id})"
         require(c.kind in CLAIM_KINDS, f"{key}.kind", f"one of {CLAIM_KINDS}", c.kind)
         require(c.direction in DIRECTIONS, f"{key}.direction", f"one of {DIRECTIONS}", c.direction)
-        if c.kind in ("superiority", "equivalence"):
+        rule = c.rule if c.kind in ("at_best", "every") else c.kind
+        if c.kind in PAIR_KINDS:
             require(c.a is not None and c.b is not None, f"{key}.a/.b", "two condition names", None)
-        if c.kind == "equivalence":
+        if c.kind in GROUP_KINDS:
+            _check_group_claim(s, c, key)
+        if c.kind == "interaction":
+            require(
+                None not in (c.a, c.b, c.c, c.d), f"{key}.a/.b/.c/.d", "four condition names", None
+            )
+        if c.kind in ("at_best", "every"):
+            require(c.rule in RULES, f"{key}.rule", f"one of {RULES}", c.rule)
+        if rule in ("equivalence", *GRID_KINDS):
             require(c.margin > 0, f"{key}.margin", "a number > 0", c.margin)
+        if c.kind in (*GRID_KINDS, "at_best"):
+            require(
+                c.select_on in SELECT_ON, f"{key}.select_on", f"one of {SELECT_ON}", c.select_on
+            )
+            require(
+                0 <= c.max_diverged < 1, f"{key}.max_diverged", "a number in [0, 1)", c.max_diverged
+            )
+        if c.kind == "parameters":
+            require(c.per_unit >= 0, f"{key}.per_unit", "an integer >= 0", c.per_unit)
         if c.kind == "interval":
             require(c.condition is not None, f"{key}.condition", "a condition name", None)
             require(c.low is not None or c.high is not None, f"{key}.low/.high", "a bound", None)
+
+
+def axis_labels(name: str, axis: Any) -> list[str]:
+    """The labels of one axis of study.axes, in order: a mapping's names, or "<name>=<value>"
+    for {key:, values:} (as bnstudy.studies names them)."""
+    if isinstance(axis, DictConfig) and "key" in axis:
+        return [f"{name}={v}" for v in axis.get("values") or []]
+    return [str(label) for label in axis or {}]
+
+
+def axis_groups(axes: DictConfig, axis: str) -> list[str]:
+    """The groups of ``axis``: the names conditions have without that axis's label (the
+    product of the other axes' labels joined by spaces, as condition names are; "base" when
+    there is no other axis)."""
+    others = [axis_labels(n, a) for n, a in axes.items() if n != axis]
+    return [" ".join(combo) or "base" for combo in itertools.product(*others)]
+
+
+def _check_group_claim(s: DictConfig, c: DictConfig, key: str) -> None:
+    axes = list(s.axes)
+    require(c.axis in axes, f"{key}.axis", f"one of the study's axes {axes}", c.axis)
+    groups = axis_groups(s.axes, c.axis)
+    require(
+        len(c.pair) == 2 and all(g in groups for g in c.pair),
+        f"{key}.pair",
+        f"two of {groups} (condition names without the {c.axis!r} label)",
+        list(c.pair),
+    )
+    labels = axis_labels(c.axis, s.axes[c.axis])
+    require(
+        all(v in labels for v in c.only) and (c.kind == "divergence" or not c.only),
+        f"{key}.only",
+        f"labels among {labels} (divergence claims only)",
+        list(c.only),
+    )
+    if c.kind in GRID_KINDS:
+        axis = s.axes[c.axis]
+        values = list(axis.get("values") or []) if "key" in axis else []
+        numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        require(
+            len(numeric) == len(values) >= 2 and all(x < y for x, y in itertools.pairwise(values)),
+            f"{key}.axis",
+            "an axis {key:, values:} of at least two increasing numbers",
+            c.axis,
+        )
 
 
 def validate(raw: DictConfig | dict) -> DictConfig:

@@ -137,9 +137,8 @@ def build_dataset(data: DictConfig) -> Dataset:
         x, y = x[rows], y[rows]
     x, y = x[: data.n_samples].astype(np.float32), y[: data.n_samples].astype(np.float32)
     end = data.n_train + data.n_test if data.n_test else data.n_samples
-    return Dataset(
-        x[: data.n_train], y[: data.n_train], x[data.n_train : end], y[data.n_train : end]
-    )
+    ds = Dataset(x[: data.n_train], y[: data.n_train], x[data.n_train : end], y[data.n_train : end])
+    return prepare(ds, data)
 
 
 def make_dataset(
@@ -152,6 +151,30 @@ def make_dataset(
     x = x.astype(np.float32)
     y = y.astype(np.float32)
     return Dataset(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def prepare(ds: Dataset, data: DictConfig) -> Dataset:
+    """Scale and shift features (``data.feature_scale``, ``data.feature_shift``), then, with
+    ``data.standardize``, standardize them with a StandardScaler fitted on the training split."""
+    n = ds.x_train.shape[1]
+    scale, shift = data.get("feature_scale") or [], data.get("feature_shift") or []
+    for key, values in (("feature_scale", scale), ("feature_shift", shift)):
+        if len(values) not in (0, n):
+            raise ConfigError(
+                f"data.{key}: {list(values)} is not allowed; expected [] or {n} numbers"
+            )
+    if not (scale or shift or data.get("standardize", False)):
+        return ds
+    a = np.asarray(scale or [1.0] * n, dtype=np.float32)
+    b = np.asarray(shift or [0.0] * n, dtype=np.float32)
+    x_train, x_test = ds.x_train * a + b, ds.x_test * a + b
+    if data.get("standardize", False):
+        from sklearn.preprocessing import StandardScaler
+
+        scaler = StandardScaler().fit(x_train)
+        x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
+    f32 = np.float32
+    return Dataset(x_train.astype(f32), ds.y_train, x_test.astype(f32), ds.y_test)
 
 
 def save_dataset(ds: Dataset, path: str | Path) -> None:

@@ -28,3 +28,10 @@ LAYER_METRICS = (
     "hidden_std_train",
     "hidden_drift",
 )
+
+
+def epoch_metrics(train) -> tuple[str, ...]:
+    """The per-epoch metrics a run with this train config records: METRICS, then
+    EXTRA_METRICS (``train.extra_eval``) and LAYER_METRICS (``train.layer_stats``)."""
+    extra = EXTRA_METRICS if train.get("extra_eval", False) else ()
+    return METRICS + extra + (LAYER_METRICS if train.get("layer_stats", False) else ())

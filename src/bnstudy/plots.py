@@ -156,7 +156,11 @@ def forest(comparisons: pd.DataFrame, path: str | Path, confidence: float) -> No
     comparisons: columns comparison, measure, mean_diff, diff_ci_low, diff_ci_high.
     """
     measures = list(dict.fromkeys(comparisons["measure"]))
-    fig, axes = plt.subplots(1, len(measures), figsize=(4.2 * len(measures), 3.2), squeeze=False)
+    rows = int(comparisons.groupby("measure").size().max())
+    height = max(3.2, 0.24 * rows + 1.4)  # many comparisons: a row per label, readable
+    fig, axes = plt.subplots(
+        1, len(measures), figsize=(4.2 * len(measures) + 2.5, height), squeeze=False
+    )
     for ax, m in zip(axes[0], measures, strict=True):
         c = comparisons[comparisons["measure"] == m].reset_index(drop=True)
         y = np.arange(len(c))[::-1]
@@ -175,4 +179,57 @@ def forest(comparisons: pd.DataFrame, path: str | Path, confidence: float) -> No
         ax.set_title(m)
         ax.grid(alpha=0.3, axis="x")
     fig.suptitle(f"Paired differences between conditions (mean, {confidence:.0%} CI)")
+    _save(fig, path)
+
+
+#: How each evaluation of the test split is labelled (bnstudy.metrics.EXTRA_METRICS).
+EVALUATIONS = {
+    "": "moving statistics, momentum 0.99 (Keras)",
+    "_m90": "moving statistics, momentum 0.9",
+    "_pop": "population statistics of the training set",
+}
+
+
+def evaluation_curves(
+    curves: pd.DataFrame, path: str | Path, threshold: float, confidence: float
+) -> None:
+    """Mean test accuracy per condition under each BN evaluation (one panel each), with CI
+    bands and the first threshold; the same trained weights in every panel."""
+    variants = list(dict.fromkeys(curves["condition"]))
+    modes = [s for s in EVALUATIONS if f"val_accuracy{s}_mean" in curves]
+    fig, axes = plt.subplots(1, len(modes), figsize=(5 * len(modes), 4), sharey=True)
+    for ax, s in zip(np.atleast_1d(axes), modes, strict=True):
+        metric = f"val_accuracy{s}"
+        for v in variants:
+            c, cv = colour(v, variants), curves[curves["condition"] == v]
+            ax.fill_between(
+                cv["epoch"], cv[f"{metric}_lo"], cv[f"{metric}_hi"], color=c, alpha=0.25
+            )
+            ax.plot(cv["epoch"], cv[f"{metric}_mean"], color=c, lw=2, label=v)
+        ax.axhline(threshold, color="grey", ls=":", lw=1)
+        ax.set_xlabel("epoch")
+        ax.set_title(f"Test accuracy, {EVALUATIONS[s]}", fontsize=9)
+        ax.grid(alpha=0.3)
+    first = np.atleast_1d(axes)[0]
+    first.set_ylabel(f"test accuracy (mean, {confidence:.0%} CI)")
+    first.legend(title="condition", fontsize=8)
+    _save(fig, path)
+
+
+def dataset_scatter(x_train, y_train, x_test, y_test, path: str | Path, title: str) -> None:
+    """The two features of a dataset's training and test splits, coloured by class."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), sharex=True, sharey=True)
+    for ax, x, y, split in (
+        (axes[0], x_train, y_train, "train"),
+        (axes[1], x_test, y_test, "test"),
+    ):
+        for cls, c in ((0, "#1f77b4"), (1, "#ff7f0e")):
+            pts = x[y == cls]
+            ax.scatter(pts[:, 0], pts[:, 1], s=6, color=c, alpha=0.7, label=f"class {cls}")
+        ax.set_title(f"{split} split ({len(y)} points)", fontsize=10)
+        ax.set_xlabel("feature 1")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("feature 2")
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
     _save(fig, path)

@@ -15,7 +15,9 @@ from omegaconf import DictConfig
 from bnstudy import plots, stats
 from bnstudy.aggregate import pct
 from bnstudy.atomic import write_text
+from bnstudy.data import dataset_file, load_dataset
 from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR
+from bnstudy.report_sweeps import extra_md
 from bnstudy.results import load_results
 from bnstudy.studies import Condition
 
@@ -26,6 +28,11 @@ def _f(x: float, nd: int = 3) -> str:
     if math.isinf(x):
         return "never" if x > 0 else "-inf"
     return f"{x:.{nd}f}"
+
+
+def _n(x: float | None) -> str:
+    """A count that may be missing (every seed diverged): '3' or 'n/a'."""
+    return "n/a" if x is None or math.isnan(x) else str(int(x))
 
 
 def _p(p: float) -> str:
@@ -63,6 +70,7 @@ def summary_md(summary: pd.DataFrame, study: DictConfig) -> str:
         f"{conf} CI",
         "median",
         "IQM",
+        "IQR",
         "worst",
         f"train acc mean [{conf} CI]",
         *(f"epochs to {pct(t)}% median [CI] (never)" for t in study.thresholds),
@@ -80,13 +88,14 @@ def summary_md(summary: pd.DataFrame, study: DictConfig) -> str:
                 _ci(r.get("test_accuracy_ci_low"), r.get("test_accuracy_ci_high"), 4),
                 _f(r.get("test_accuracy_median")),
                 _f(r.get("test_accuracy_iqm")),
+                _f(r.get("test_accuracy_iqr")),
                 _f(r.get("test_accuracy_worst")),
                 f"{_f(r.train_accuracy_mean, 4)} "
                 f"{_ci(r.get('train_accuracy_ci_low'), r.get('train_accuracy_ci_high'))}",
                 *(
                     f"{_f(r.get(f'epochs_to_{pct(t)}_median'), 0)} "
                     f"{_ci(r.get(f'epochs_to_{pct(t)}_median_ci_low'), r.get(f'epochs_to_{pct(t)}_median_ci_high'), 0)} "  # noqa: E501
-                    f"({int(r.get(f'epochs_to_{pct(t)}_n_censored', 0))})"
+                    f"({_n(r.get(f'epochs_to_{pct(t)}_n_censored'))})"
                     for t in study.thresholds
                 ),
                 f"{_f(r.auc_test_accuracy_mean)} "
@@ -154,6 +163,80 @@ def published_md(summary: pd.DataFrame, study: DictConfig) -> str:
     )
 
 
+def evaluation_md(summary: pd.DataFrame, study: DictConfig) -> str:
+    """Per condition and BN evaluation of the test split: final accuracy, curve area and the
+    Kaplan-Meier median epochs to the first threshold (train.extra_eval studies)."""
+    t = pct(study.thresholds[0])
+    rows = []
+    for _, r in summary.iterrows():
+        for s, label in plots.EVALUATIONS.items():
+            if f"test_accuracy{s}_mean" not in r:
+                continue
+            rows.append(
+                [
+                    r.condition,
+                    label,
+                    f"{_f(r[f'test_accuracy{s}_mean'], 4)} "
+                    f"{_ci(r.get(f'test_accuracy{s}_ci_low'), r.get(f'test_accuracy{s}_ci_high'), 4)}",  # noqa: E501
+                    _f(r.get(f"auc_test_accuracy{s}_mean")),
+                    f"{_f(r.get(f'epochs_to_{t}{s}_median'), 0)} "
+                    f"{_ci(r.get(f'epochs_to_{t}{s}_median_ci_low'), r.get(f'epochs_to_{t}{s}_median_ci_high'), 0)} "  # noqa: E501
+                    f"({_n(r.get(f'epochs_to_{t}{s}_n_censored'))})",
+                ]
+            )
+    conf = f"{study.confidence:.0%}"
+    head = [
+        "condition",
+        "BN statistics at evaluation",
+        f"final test acc [{conf} CI]",
+        "curve area",
+        f"epochs to {t}% median [CI] (never)",
+    ]
+    return f"""## The same runs evaluated three ways
+
+Every epoch the test split was evaluated with the model's moving BN statistics (momentum
+0.99, what Keras reports), with moving statistics kept at momentum 0.9 from the same batches,
+and with population statistics: each BN layer's input mean and variance over the whole
+training set after the epoch. Moving statistics never affect training, so the three rows of a
+condition are the same trained weights; without BN they coincide.
+
+{_table(head, rows)}
+
+![Test accuracy under each evaluation](figures/evaluation_curves.png)
+"""
+
+
+def layers_md(summary: pd.DataFrame, study: DictConfig) -> str:
+    """Per condition: the hidden block's output statistics after training and their drift
+    (train.layer_stats studies)."""
+    cols = [
+        ("hidden_mean_train", "mean (training mode)"),
+        ("hidden_std_train", "std (training mode)"),
+        ("hidden_mean_infer", "mean (inference)"),
+        ("hidden_std_infer", "std (inference)"),
+        ("hidden_drift_mean", "drift per epoch"),
+    ]
+    rows = [
+        [r.condition]
+        + [
+            f"{_f(r[f'{c}_mean'], 3)} {_ci(r.get(f'{c}_ci_low'), r.get(f'{c}_ci_high'))}"
+            for c, _ in cols
+        ]
+        for _, r in summary.iterrows()
+    ]
+    return f"""## The hidden layer's outputs
+
+What the output layer receives (the hidden block's output), computed on the whole training
+set after the last epoch: the per-unit mean and standard deviation, averaged over units, with
+BN in training mode (that batch's statistics) and in inference mode (moving statistics).
+Drift: the mean over units of |change of the per-unit mean| + |change of the per-unit std|
+(inference mode) from one epoch to the next, averaged over the epochs. Means over seeds with
+{study.confidence:.0%} CIs.
+
+{_table(["condition", *(label for _, label in cols)], rows)}
+"""
+
+
 def claims_md(claims: pd.DataFrame) -> str:
     rows = [[c.id, c.reading, f"**{c.verdict}**", c.evidence] for c in claims.itertuples()]
     return _table(["claim", "our reading", "verdict", "deciding numbers"], rows)
@@ -186,6 +269,13 @@ def build_report(cfg: DictConfig, conds: list[Condition]) -> str:
         plots.forest(comparisons, figs / "forest.png", conf)
         names["forest"] = "Paired differences"
     data = conds[0].data
+    ds = load_dataset(dataset_file(study.name, data))
+    if ds.x_train.shape[1] == 2:
+        title = f"{data.name} ({conds[0].name}'s data: {data.n_samples} points, noise {data.noise})"
+        plots.dataset_scatter(
+            ds.x_train, ds.y_train, ds.x_test, ds.y_test, figs / "data.png", title
+        )
+        names = {"data": "The dataset", **names}
     n_test = data.n_samples - data.n_train
     ok = runs[~runs["diverged"]]
     mean_acc = float(np.mean(ok["test_accuracy"])) if len(ok) else math.nan
@@ -235,6 +325,14 @@ the comparisons of each measure.
 
 {published_md(summary, study)}
 """
+    if "test_accuracy_pop_mean" in summary:
+        plots.evaluation_curves(curves, figs / "evaluation_curves.png", t0, conf)
+        md += "\n" + evaluation_md(summary, study)
+    if "hidden_drift_mean_mean" in summary:
+        md += "\n" + layers_md(summary, study)
+    extra = extra_md(study, out, runs, summary)
+    if extra:
+        md += "\n" + extra
     md += f"""
 ## Figures
 

@@ -64,10 +64,12 @@ def divergence(
 
 
 def history_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """Long table: condition, seed, epoch (1-based) and the four METRICS."""
+    """Long table: condition, seed, epoch (1-based), the four METRICS and the other per-epoch
+    metrics the runs recorded (bnstudy.metrics.epoch_metrics; empty for runs without them)."""
     frames = []
     for r in records:
-        df = pd.DataFrame({m: np.asarray(r.history[m], dtype=float) for m in METRICS})
+        names = [*METRICS, *(m for m in r.history if m not in METRICS)]
+        df = pd.DataFrame({m: np.asarray(r.history[m], dtype=float) for m in names})
         df.insert(0, "epoch", np.arange(1, len(df) + 1))
         df.insert(0, "seed", r.seed)
         df.insert(0, "condition", r.condition)

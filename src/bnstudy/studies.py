@@ -42,6 +42,9 @@ NEUTRAL = {
     "data.n_classes": 0,
     "train.extra_eval": False,
     "train.layer_stats": False,
+    "data.feature_scale": [],
+    "data.feature_shift": [],
+    "data.standardize": False,
 }
 
 
@@ -158,7 +161,7 @@ def check_names(study: DictConfig, conds: list[Condition]) -> None:
     names = [c.name for c in conds]
     allowed = f"one of {', '.join(names)}"
     for i, cl in enumerate(study.claims):
-        for field_ in ("a", "b", "condition"):
+        for field_ in ("a", "b", "c", "d", "condition"):
             value = cl.get(field_)
             if value is not None and value not in names:
                 raise ConfigError(

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from bnstudy.data import Dataset, build_dataset, dataset_file, load_dataset
 from bnstudy.engines.common import TrainResult
-from bnstudy.metrics import FINAL_METRICS, LOGGED_FINAL, METRICS
+from bnstudy.metrics import FINAL_METRICS, LOGGED_FINAL, epoch_metrics
 from bnstudy.progress import Progress
 from bnstudy.results import RunRecord, divergence
 from bnstudy.studies import Condition
@@ -107,7 +107,7 @@ def _reusable(
         if run is None:
             todo.append(seed)
             continue
-        history = tracker.history(run.info.run_id, METRICS, cond.train.epochs)
+        history = tracker.history(run.info.run_id, epoch_metrics(cond.train), cond.train.epochs)
         logged = run.data.metrics
         final = {m: logged.get(LOGGED_FINAL[m], logged.get(m, float("nan"))) for m in FINAL_METRICS}
         records[seed] = RunRecord(
@@ -195,7 +195,7 @@ def _log_runs(
     dataset = dataset_input(ds.x_train, ds.y_train, path.stem, ds.digest()[:16], source)
     records = {}
     for i, seed in enumerate(result.seeds):
-        history = {m: _meaningful(result.history[m][i]) for m in METRICS}
+        history = {m: _meaningful(result.history[m][i]) for m in epoch_metrics(cond.train)}
         final = {m: _meaningful([result.final[m][i]])[0] for m in FINAL_METRICS}
         diverged = _divergence(cfg, history, final, ds)
         record = RunRecord(

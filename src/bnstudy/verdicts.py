@@ -229,3 +229,159 @@ def either(*verdicts: Verdict) -> Verdict:
     open_ = [v for v in verdicts if v.verdict == NOT_RESOLVED]
     best = min(open_, key=lambda v: math.inf if math.isnan(v.seeds_needed) else v.seeds_needed)
     return replace(best, evidence=text)
+
+
+# --- rules for claims over a grid, spreads, event counts, exact counts, and "in every value" ---
+
+
+def grid_steps(
+    estimate: float,
+    ci_low: float,
+    ci_high: float,
+    what: str,
+    confidence: float = 0.95,
+    *,
+    n: int,
+    direction: str = "greater",
+) -> Verdict:
+    """Claim "A's ``what`` is higher than B's" (direction "greater"; "less": lower) from the
+    difference A - B counted in steps of a grid (an integer) and its bootstrap CI.
+
+    On a grid, "higher" means at least one step: supported if the CI lies at or beyond one
+    step on the claimed side (ci_low >= 1 for "greater"); contradicted if it lies at or
+    beyond zero on the other side (ci_high <= 0: on this grid A's is not higher); otherwise
+    not resolved, with seeds from scaling the CI side that faces the half step as 1/sqrt(n)
+    (the rule of :func:`interval` with the bound 0.5).
+    """
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
+    s = 1.0 if direction == "greater" else -1.0
+    e, lo, hi = s * estimate, *sorted((s * ci_low, s * ci_high))
+    claim = "at least one step higher" if direction == "greater" else "at least one step lower"
+    text = (
+        f"{what} {estimate:+.0f} grid steps ({_pct(confidence)} bootstrap CI "
+        f"[{ci_low:+.0f}, {ci_high:+.0f}]), claimed {claim}"
+    )
+    seeds = math.nan
+    if lo >= 0.5:
+        verdict = SUPPORTED
+    elif hi < 0.5:
+        verdict = CONTRADICTED
+    else:
+        verdict = NOT_RESOLVED
+        seeds = _interval_seeds(e, lo, hi, 0.5, math.inf, n, math.nan)
+        text += _seeds(seeds, "(CI half-width scaled as 1/sqrt(n))")
+    return Verdict(verdict, estimate, ci_low, ci_high, math.nan, seeds, text)
+
+
+def ratio(
+    estimate: float,
+    ci_low: float,
+    ci_high: float,
+    what: str,
+    confidence: float = 0.95,
+    *,
+    n: int,
+    direction: str = "less",
+    detail: str = "",
+) -> Verdict:
+    """Claim "``what`` (a ratio A / B) is below 1" (direction "less"; "greater": above 1).
+
+    Supported if the CI lies entirely on the claimed side of 1, contradicted if it lies
+    entirely on the other side, otherwise not resolved, with seeds from scaling the CI side
+    that faces 1 as 1/sqrt(n) on the log scale (inf when the estimate is exactly 1).
+    ``detail`` is appended to the evidence.
+    """
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
+    claim = "below 1" if direction == "less" else "above 1"
+    text = (
+        f"{what} {estimate:.3f} ({_pct(confidence)} CI [{ci_low:.3f}, {ci_high:.3f}]), "
+        f"claimed {claim}"
+    )
+    seeds, below, above = math.nan, ci_high < 1.0, ci_low > 1.0
+    if (below and direction == "less") or (above and direction == "greater"):
+        verdict = SUPPORTED
+    elif below or above:
+        verdict = CONTRADICTED
+    else:
+        verdict = NOT_RESOLVED
+        logs = [math.log(x) if x > 0 else -math.inf for x in (estimate, ci_low, ci_high)]
+        low, high = (-math.inf, 0.0) if direction == "less" else (0.0, math.inf)
+        seeds = _interval_seeds(*logs, low, high, n, math.nan)
+        text += _seeds(seeds, "(CI half-width on the log scale scaled as 1/sqrt(n))")
+    text += f"; {detail}" if detail else ""
+    return Verdict(verdict, estimate, ci_low, ci_high, math.nan, seeds, text)
+
+
+def fewer_events(
+    a_only: int,
+    b_only: int,
+    p: float,
+    what: str,
+    confidence: float = 0.95,
+    *,
+    seeds_needed: float,
+    direction: str = "less",
+) -> Verdict:
+    """Claim "A has fewer events than B" (direction "less"; "greater": more) over paired units,
+    from the discordant pairs (``a_only``: units where only A had the event, ``b_only``: only
+    B) and an exact McNemar p-value.
+
+    Supported if p < alpha and the discordant pairs lean the claimed way; contradicted if
+    p < alpha and they lean the other way; otherwise not resolved with ``seeds_needed``
+    (computed by the caller; at least 1 more than now is the caller's business). The estimate
+    is a_only - b_only.
+    """
+    if direction not in ("greater", "less"):
+        raise ValueError(f"direction must be 'greater' or 'less', got {direction!r}")
+    diff = float(a_only - b_only)
+    text = f"{what}, exact McNemar {_p(p)}"
+    if p < _alpha(confidence) and diff != 0.0:
+        agrees = (diff < 0.0) == (direction == "less")
+        verdict = SUPPORTED if agrees else CONTRADICTED
+        return Verdict(verdict, diff, math.nan, math.nan, p, math.nan, text)
+    text += _seeds(seeds_needed, f"at {POWER:.0%} power")
+    return Verdict(NOT_RESOLVED, diff, math.nan, math.nan, p, seeds_needed, text)
+
+
+def count(observed: int, claimed: int, what: str) -> Verdict:
+    """Claim "``what`` is ``claimed``" about a deterministic count: supported if equal, else
+    contradicted (no seeds involved)."""
+    verdict = SUPPORTED if observed == claimed else CONTRADICTED
+    text = f"{what}: {observed}, claimed {claimed}"
+    return Verdict(verdict, observed, math.nan, math.nan, math.nan, math.nan, text)
+
+
+def every(per_value: list[tuple[str, Verdict]], what: str) -> Verdict:
+    """Claim "a rule holds within every value of an axis" from the rule's verdict in each
+    value (label, Verdict).
+
+    Supported if every value's verdict is supported; contradicted if any is contradicted
+    (the caller controls the family-wise error of the values' contradictions); otherwise not
+    resolved, with the largest seeds_needed of the values not resolved. The estimate is the
+    number of values in which the rule holds; the evidence says "holds in k/n" and gives each
+    value's deciding numbers.
+    """
+    if not per_value:
+        raise ValueError("every() needs at least one value")
+    verdicts = [v for _, v in per_value]
+    k, n = sum(v.verdict == SUPPORTED for v in verdicts), len(verdicts)
+    bad = [(label, v) for label, v in per_value if v.verdict == CONTRADICTED]
+    open_ = [(label, v) for label, v in per_value if v.verdict == NOT_RESOLVED]
+    parts = [f"holds in {k}/{n} values of {what}"]
+    if bad:
+        parts.append(f"contradicted in {len(bad)} ({', '.join(lb for lb, _ in bad)})")
+    if open_:
+        parts.append(f"not resolved in {len(open_)} ({', '.join(lb for lb, _ in open_)})")
+    text = "; ".join(parts) + ". " + " | ".join(f"{lb}: {v.evidence}" for lb, v in per_value)
+    seeds = math.nan
+    if bad:
+        verdict = CONTRADICTED
+    elif open_:
+        verdict = NOT_RESOLVED
+        needed = [v.seeds_needed for _, v in open_]
+        seeds = math.nan if any(math.isnan(x) for x in needed) else max(needed)
+    else:
+        verdict = SUPPORTED
+    return Verdict(verdict, k, math.nan, math.nan, math.nan, seeds, text)
