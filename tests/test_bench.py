@@ -16,6 +16,8 @@ def test_quick_defaults_and_explicit_values():
     full = bench.parse_args([])
     assert (full.seeds, full.epochs, full.repeats, full.study_repeats) == (2, 100, 3, 3)
     assert full.scale_seeds == [5, 30, 100, 300] and full.variants == ["bn_after"]
+    assert full.families == ["cnn", "lstm", "classifier"] and a.families == ["classifier"]
+    assert bench.parse_args(["--families", ""]).families == []
 
 
 @pytest.mark.slow
@@ -49,6 +51,11 @@ def test_quick_benchmark_writes_reports(tmp_path):
     md = (tmp_path / "benchmark.md").read_text()
     assert "(a)/(b) =" in md and "(a)/(c) =" in md and "## Targets" in md
     assert "## Scaling in seeds: training and logging" in md
+    # --quick: the classifier's family row, 1 epoch, model.fit on 1 seed vs stateless on 2
+    row = res["families"]["classifier"]
+    assert (row["fit_seeds"], row["stateless_seeds"], row["epochs"]) == (1, 2, 1)
+    assert row["fit_seconds_per_run"] > 0 and row["stateless_seconds_per_run"] > 0
+    assert "## Families: model.fit run after run vs the stateless engine" in md
 
 
 @pytest.mark.slow

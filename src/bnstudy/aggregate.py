@@ -349,7 +349,8 @@ def parameters_table(conds: list[Condition]) -> pd.DataFrame:
                 "bn_units": n.bn_units,
             }
         )
-    return pd.DataFrame(rows)
+    columns = ["condition", "trainable", "non_trainable", "total", "bn_units"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def extra_tables(
@@ -362,8 +363,8 @@ def extra_tables(
     claimed pair)."""
     from bnstudy.sweeps import grid_table, variance_table
 
-    counts = parameters_table(conds)
-    out = {"parameters": counts} if len(counts) else {}
+    # every study has the table (a DVC output folder): header only where no condition is an MLP
+    out = {"parameters": parameters_table(conds)}
     for cl in study.claims:
         if cl.kind in ("usable_rate", "rate_range", "at_best"):
             name = f"sweep_{cl.axis}"

@@ -35,15 +35,18 @@ TARGET_SPEEDUP, TARGET_STUDY_S, TARGET_RSS = 50.0, 60.0, 2e9  # (a)/(c), dvc rep
 PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core mlflow dvc psutil"
 FULL = {"seeds": 2, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
 FULL |= {"scaling": True, "equivalence_seeds": 30, "study_repeats": 3}
+FULL |= {"families": "cnn,lstm,classifier", "family_epochs": 10}
 QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3"}
 QUICK |= {"scaling": True, "equivalence_seeds": 2, "study_repeats": 0}
+QUICK |= {"families": "classifier", "family_epochs": 1}
 STUDY_SEEDS = 30  # seeds per variant in the default study
 QUICK_STUDY = ["train.epochs=2", "study.seeds=[0,1]", "study.n_resamples=200"]
 Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancing the progress bar
 
 
 def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
-    """Worker side: train each job {variant, seeds, epochs, xla} and time it. The import, the
+    """Worker side: train each job {variant, seeds, epochs, xla, study (default: the placement
+    study)} and time it. The import, the
     data and (``warmup``) a first 1-seed, 1-epoch run that pays TF's one-off start-up (runtime,
     XLA compiler) stay out of the timings; each job still traces its own tf.function."""
     import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
@@ -57,11 +60,12 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     first = [jobs[0] | {"seeds": jobs[0]["seeds"][:1], "epochs": 1}] if warmup else []
     for job in [*first, *jobs]:
         xla = str(job.get("xla", False)).lower()
-        cfg = validate(compose([f"train.epochs={job['epochs']}", f"train.xla={xla}"]))
-        model = {c.name: c.model for c in conditions(cfg)}[job["variant"]]
-        ds = build_dataset(cfg.data)
+        over = [f"train.epochs={job['epochs']}", f"train.xla={xla}"]
+        cfg = validate(compose([f"study={job.get('study', 'placement')}", *over]))
+        cond = {c.name: c for c in conditions(cfg)}[job["variant"]]
+        ds = build_dataset(cond.data)
         start = time.perf_counter()
-        res = train_engine(engine, model, cfg.train, ds, job["seeds"])
+        res = train_engine(engine, cond.model, cond.train, ds, job["seeds"])
         seconds = time.perf_counter() - start
         out.append({**job, "seconds": seconds, "test_accuracy": res.history["val_accuracy"][:, -1]})
     return out[len(first) :]
@@ -208,6 +212,32 @@ def bench_equivalence(variants: list[str], seeds: int, epochs: int, step: Step) 
     return out
 
 
+def bench_families(studies: list[str], seeds: int, fit_seeds: int, epochs: int, step: Step) -> dict:
+    """Per family study: its bn_after condition trained by ``model.fit`` run after run (way b,
+    ``fit_seeds`` seeds) and by the stateless engine (all ``seeds`` at once), ``epochs`` epochs,
+    each in a fresh process after a warm-up: seconds per run and their ratio."""
+    out = {}
+    for study in studies:
+        job = {"study": study, "variant": "bn_after", "epochs": epochs}
+        (fit,), _ = step(
+            f"{study}: keras fit", worker, "keras", [job | {"seeds": list(range(fit_seeds))}]
+        )
+        (fast,), m = step(
+            f"{study}: stateless", worker, "stateless", [job | {"seeds": list(range(seeds))}]
+        )
+        b, c = fit["seconds"] / fit_seeds, fast["seconds"] / seeds
+        out[study] = {
+            "epochs": epochs,
+            "fit_seeds": fit_seeds,
+            "fit_seconds_per_run": b,
+            "stateless_seeds": seeds,
+            "stateless_seconds_per_run": c,
+            "fit_over_stateless": b / c,
+            "stateless_peak_rss_bytes": m["peak_rss_bytes"],
+        }
+    return out
+
+
 def bench_study(repeats: int, overrides: list[str], step: Step) -> dict:
     """``dvc repro`` of the placement study's stages (``report@placement`` and what it needs)
     in a fresh copy of the repository (tracked files, conf/, src/, params.yaml, dvc.yaml;
@@ -338,6 +368,18 @@ def render(res: dict) -> str:
         head += ["seeds differing", "Wilcoxon p", "KS p", "keras s", "vectorized s"]
         rows = [[k, *v.values()] for k, v in res["equivalence"].items()]
         md += ["## Equivalence: final test accuracy\n", table(head, rows) + "\n"]
+    if fam := res.get("families"):
+        head = ["study (bn_after)", "epochs", "fit seeds", "fit s/run", "stateless seeds"]
+        head += ["stateless s/run", "fit / stateless", "stateless peak RSS MB"]
+        rows = [
+            [k, *list(v.values())[:-1], v["stateless_peak_rss_bytes"] / 1e6] for k, v in fam.items()
+        ]
+        md += [
+            "## Families: model.fit run after run vs the stateless engine\n\n"
+            "Each family study's bn_after condition, both engines in fresh processes after an "
+            "untimed warm-up; tf.function tracing and compilation included.\n",
+            table(head, rows) + "\n",
+        ]
     if st := res["study"]:
         md.append(
             f"## Placement study\n\n`dvc repro report@placement` in a fresh copy (clean MLflow "
@@ -396,6 +438,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--equivalence-variants", default="baseline,bn_after,bn_before", help="comma-separated")
     add("--equivalence-seeds", type=int, help="seeds per condition for the equivalence (30)")
     add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (3)")
+    add("--families", help="family studies timed fit vs stateless; '' skips (cnn,lstm,classifier)")
+    add("--family-epochs", type=int, help="epochs of the family rows (10)")
     add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no study")
     add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
     add("--one-run", nargs=3, metavar=("VARIANT", "SEED", "EPOCHS"), help="internal: way (a)")
@@ -406,6 +450,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.variants = a.variants.split(",")
     a.equivalence_variants = a.equivalence_variants.split(",")
     a.scale_seeds = [int(x) for x in str(a.scale_seeds).split(",")]
+    a.families = [f for f in a.families.split(",") if f]
     return a
 
 
@@ -434,6 +479,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     res: dict[str, Any] = {"command": " ".join(["python -m bnstudy.bench", *args])}
     res |= {"settings": settings, "machine": machine_info()}
     total = a.repeats * (len(a.variants) * a.seeds + 2) + a.scaling + a.study_repeats
+    total += 2 * len(a.families)
     with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("benchmark", total=total)
 
@@ -445,6 +491,10 @@ def main(argv: list[str] | None = None) -> dict | None:
 
         res |= bench_ways(a.variants, a.seeds, a.epochs, a.repeats, step)
         res["scaling"] = a.scaling and bench_scaling(a.scale_seeds, a.epochs, step)
+        fit_seeds = 2 if not a.quick else 1
+        res["families"] = bench_families(
+            a.families, STUDY_SEEDS if not a.quick else 2, fit_seeds, a.family_epochs, step
+        )
         st = a.study_repeats and bench_study(a.study_repeats, QUICK_STUDY if a.quick else [], step)
         res |= {"equivalence": None, "study": st or None, "scaling": res["scaling"] or None}
     res = with_targets(res | {"seconds_total": time.perf_counter() - start})

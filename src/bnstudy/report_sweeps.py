@@ -27,6 +27,11 @@ def _f(x: float, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
+def _count(x: float) -> str:
+    """A count that is missing where every seed diverged: '3' or 'n/a'."""
+    return "n/a" if pd.isna(x) else str(int(x))
+
+
 def _table(head: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
@@ -134,7 +139,7 @@ Wilson CI]:
     def speed(r) -> str:
         return (
             f"{_f(r[f'{ep}_median'], 0)} [{_f(r[f'{ep}_median_ci_low'], 0)}, "
-            f"{_f(r[f'{ep}_median_ci_high'], 0)}] ({int(r[f'{ep}_n_censored'])})"
+            f"{_f(r[f'{ep}_median_ci_high'], 0)}] ({_count(r[f'{ep}_n_censored'])})"
         )
 
     return f"""## The {axis} grid
@@ -283,6 +288,7 @@ def extra_md(study: DictConfig, out: Path, runs: pd.DataFrame, summary: pd.DataF
             summary, cells(runs, study.axes, axis), axis, measure, figure, float(study.confidence)
         )
         parts.append(variance_md(table, axis))
-    if (folder / "parameters.csv").exists():
-        parts.append(parameters_md(pd.read_csv(folder / "parameters.csv")))
+    counts = folder / "parameters.csv"
+    if counts.exists() and len(table := pd.read_csv(counts)):
+        parts.append(parameters_md(table))
     return "\n".join(parts)
