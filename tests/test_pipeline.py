@@ -50,10 +50,12 @@ def study(tmp_path_factory, repo_root):
         src, dst = repo_root / item, repo / item
         dst.parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
-    # Two studies are enough to test the pipeline's wiring; the others only add minutes.
-    OmegaConf.save({"studies": list(STUDIES)}, repo / "conf" / "pipeline.yaml")
     _run(["git", "init", "-q"], repo)
     _run(["bnstudy", "params", *TINY], repo)
+    # Two studies are enough to test the pipeline's wiring; the others only add minutes.
+    params = OmegaConf.load(repo / "params.yaml")
+    params.studies = {k: v for k, v in params.studies.items() if k in STUDIES}
+    OmegaConf.save(params, repo / "params.yaml")
     _commit(repo, "init")
     res = _run(["dvc", "exp", "run", "-S", "studies.placement.study.n_resamples=301"], repo)
     return repo, res
@@ -89,6 +91,7 @@ def test_outputs_exist_for_every_study_and_the_ledger(study):
         figures = sorted(p.name for p in (repo / "reports" / s / "figures").iterdir())
         assert figures == [
             "accuracy_ecdf.png",
+            "data.png",
             "final_accuracy.png",
             "forest.png",
             "learning_curves.png",
