@@ -17,22 +17,9 @@ from bnstudy.aggregate import pct
 from bnstudy.atomic import write_text
 from bnstudy.data import dataset_file, load_dataset
 from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR
-from bnstudy.report_sweeps import extra_md
+from bnstudy.report_sweeps import _f, _n, _table, extra_md
 from bnstudy.results import load_results
 from bnstudy.studies import Condition
-
-
-def _f(x: float, nd: int = 3) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    if math.isinf(x):
-        return "never" if x > 0 else "-inf"
-    return f"{x:.{nd}f}"
-
-
-def _n(x: float | None) -> str:
-    """A count that may be missing (every seed diverged): '3' or 'n/a'."""
-    return "n/a" if x is None or math.isnan(x) else str(int(x))
 
 
 def _p(p: float) -> str:
@@ -44,11 +31,6 @@ def _p(p: float) -> str:
 
 def _ci(lo: float, hi: float, nd: int = 3) -> str:
     return f"[{_f(lo, nd)}, {_f(hi, nd)}]"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def conditions_md(conds: list[Condition]) -> str:

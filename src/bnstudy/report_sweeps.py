@@ -27,9 +27,9 @@ def _f(x: float, nd: int = 3) -> str:
     return f"{x:.{nd}f}"
 
 
-def _count(x: float) -> str:
-    """A count that is missing where every seed diverged: '3' or 'n/a'."""
-    return "n/a" if pd.isna(x) else str(int(x))
+def _n(x: float | None) -> str:
+    """A count that may be missing (every seed diverged): '3' or 'n/a'."""
+    return "n/a" if x is None or math.isnan(x) else str(int(x))
 
 
 def _table(head: list[str], rows: list[list[str]]) -> str:
@@ -139,7 +139,7 @@ Wilson CI]:
     def speed(r) -> str:
         return (
             f"{_f(r[f'{ep}_median'], 0)} [{_f(r[f'{ep}_median_ci_low'], 0)}, "
-            f"{_f(r[f'{ep}_median_ci_high'], 0)}] ({_count(r[f'{ep}_n_censored'])})"
+            f"{_f(r[f'{ep}_median_ci_high'], 0)}] ({_n(r[f'{ep}_n_censored'])})"
         )
 
     return f"""## The {axis} grid
