@@ -14,8 +14,9 @@ def test_quick_defaults_and_explicit_values():
     assert (a.seeds, a.epochs, a.repeats) == (4, 2, 1)
     assert not a.only_equivalence and a.study_repeats == 0 and a.scaling
     full = bench.parse_args([])
-    assert (full.seeds, full.epochs, full.repeats, full.study_repeats) == (2, 100, 3, 3)
+    assert (full.seeds, full.epochs, full.repeats, full.study_repeats) == (1, 100, 3, 3)
     assert full.scale_seeds == [5, 30, 100, 300] and full.variants == ["bn_after"]
+    assert full.scale_conditions == ["baseline", "bn_after", "bn_before"]
     assert full.families == ["cnn", "lstm", "classifier"] and a.families == ["classifier"]
     assert bench.parse_args(["--families", ""]).families == []
 
@@ -41,8 +42,9 @@ def test_quick_benchmark_writes_reports(tmp_path):
         "study_seconds",
         "study_in_article_runs",
         "study_peak_rss_bytes",
-        "runs_300_seconds_in_article_runs",
-        "runs_300_store_bytes",
+        "runs_900_seconds_in_article_runs",
+        "runs_900_store_bytes",
+        "runs_900_peak_rss_bytes",
     }
     (point,) = res["scaling"]["points"]
     assert (point["seeds"], point["runs"]) == (2, 2) and point["store_bytes"] > 0
