@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help setup params study studies test test-fast test-services services-deps bench \
-	bench-equivalence ui server server-stop server-status plots plots-template lint format clean
+	bench-equivalence bench-families ui server server-stop server-status plots plots-template lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,6 +71,9 @@ bench: setup ## benchmark (about 10 minutes); writes reports/benchmark.{json,md}
 
 bench-equivalence: setup ## keras fit vs vectorized over 30 seeds; writes reports/equivalence.{json,md}
 	python -m bnstudy.bench --only-equivalence
+
+bench-families: setup ## each family study's clean rebuild vs one fit process per run (~15 min)
+	python -m bnstudy.bench --only-family-studies
 
 ui: setup ## serve the MLflow UI on the study's store (http://127.0.0.1:5000)
 	python -m bnstudy.server ui --backend-store-uri "sqlite:///$(CURDIR)/mlflow.db" \

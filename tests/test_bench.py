@@ -19,6 +19,9 @@ def test_quick_defaults_and_explicit_values():
     assert full.scale_conditions == ["baseline", "bn_after", "bn_before"]
     assert full.families == ["cnn", "lstm", "classifier"] and a.families == ["classifier"]
     assert bench.parse_args(["--families", ""]).families == []
+    fam = bench.parse_args(["--only-family-studies", "--family-studies", "classifier"])
+    assert fam.only_family_studies and fam.family_studies == ["classifier"]
+    assert bench.one_run_cmd("bn_after", 0, 0, "cnn")[-2:] == ["--study", "cnn"]
 
 
 @pytest.mark.slow

@@ -32,6 +32,7 @@ from bnstudy.atomic import write_text
 from bnstudy.paths import CODE_ROOT, REPORTS_DIR
 
 TARGET_SPEEDUP, TARGET_STUDY_S, TARGET_RSS = 50.0, 60.0, 2e9  # (a)/(c), dvc repro s, bytes
+TARGET_FAMILY_SPEEDUP = 5.0  # a family study's clean rebuild vs one fit process per run
 PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core mlflow dvc psutil"
 FULL = {"seeds": 1, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
 FULL |= {"scaling": True, "equivalence_seeds": 30, "study_repeats": 3}
@@ -46,8 +47,8 @@ Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancin
 
 
 def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
-    """Worker side: train each job {variant, seeds, epochs, xla, study (default: the placement
-    study)} and time it. The import, the
+    """Worker side: train each job {variant, seeds, epochs (0: the study's own), xla, study
+    (default: the placement study)} and time it. The import, the
     data and (``warmup``) a first 1-seed, 1-epoch run that pays TF's one-off start-up (runtime,
     XLA compiler) stay out of the timings; each job still traces its own tf.function."""
     import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
@@ -61,7 +62,7 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     first = [jobs[0] | {"seeds": jobs[0]["seeds"][:1], "epochs": 1}] if warmup else []
     for job in [*first, *jobs]:
         xla = str(job.get("xla", False)).lower()
-        over = [f"train.epochs={job['epochs']}", f"train.xla={xla}"]
+        over = [f"train.xla={xla}"] + ([f"train.epochs={job['epochs']}"] if job["epochs"] else [])
         cfg = validate(compose([f"study={job.get('study', 'placement')}", *over]))
         cond = {c.name: c for c in conditions(cfg)}[job["variant"]]
         ds = build_dataset(cond.data)
@@ -145,9 +146,11 @@ def bench_ways(variants: list[str], seeds: int, epochs: int, repeats: int, step:
     return {"runs": n_runs, "ways": ways, "ratios": ratios}
 
 
-def one_run_cmd(variant: str, seed: int, epochs: int) -> list[str]:
-    """Way (a): a fresh interpreter that imports TF, builds the data, trains one seed, exits."""
-    return [sys.executable, "-m", "bnstudy.bench", "--one-run", variant, str(seed), str(epochs)]
+def one_run_cmd(variant: str, seed: int, epochs: int, study: str = "placement") -> list[str]:
+    """Way (a): a fresh interpreter that imports TF, builds the data, trains one seed with
+    ``model.fit``, exits (``epochs`` 0: the study's own)."""
+    cmd = [sys.executable, "-m", "bnstudy.bench", "--one-run", variant, str(seed), str(epochs)]
+    return [*cmd, "--study", study]
 
 
 def pipeline_jobs(jobs: list[dict]) -> list[dict]:
@@ -241,10 +244,77 @@ def bench_families(studies: list[str], seeds: int, fit_seeds: int, epochs: int, 
     return out
 
 
-def bench_study(repeats: int, overrides: list[str], step: Step) -> dict:
-    """``dvc repro`` of the placement study's stages (``report@placement`` and what it needs)
-    in a fresh copy of the repository (tracked files, conf/, src/, params.yaml, dvc.yaml;
-    ``git init``; clean MLflow store), ``repeats`` times."""
+def bench_family_studies(studies: list[str], step: Step) -> dict:
+    """Per family study, the target of its issue: its clean rebuild (``dvc repro
+    report@<study>``, fresh copy, empty store: training, logging, analysis, report) against
+    its runs done one ``model.fit`` process per run, timed on one run (bn_after, seed 0, the
+    study's own settings) and scaled to the study's number of runs."""
+    from bnstudy.config import compose, validate
+    from bnstudy.studies import conditions
+
+    out = {}
+    for study in studies:
+        cfg = validate(compose([f"study={study}"]))
+        runs = len(conditions(cfg)) * len(cfg.study.seeds)
+        one = step(
+            f"{study}: one model.fit process", run_measured, one_run_cmd("bn_after", 0, 0, study)
+        )
+        st = bench_study(1, [], step, study)
+        fit_s = one["seconds"] * runs
+        out[study] = {
+            "runs": runs,
+            "process_per_run_seconds": one["seconds"],
+            "process_per_run_total_seconds": fit_s,
+            "study_seconds": st["seconds"]["median"],
+            "speedup": fit_s / st["seconds"]["median"],
+            "study_peak_rss_bytes": st["peak_rss_bytes"],
+        }
+    return out
+
+
+def families_main(a: argparse.Namespace) -> dict:
+    """``--only-family-studies`` (``make bench-families``): writes benchmark_families.{json,md}."""
+    start = time.perf_counter()
+
+    def step(desc: str, fn: Callable, *args: Any) -> Any:
+        print(desc, file=sys.stderr, flush=True)
+        return fn(*args)
+
+    fam = bench_family_studies(a.family_studies, step)
+    res = {"seconds_total": time.perf_counter() - start, "machine": machine_info()}
+    res["families"] = fam
+    head = ["study", "runs", "one fit process s", "x runs s", "clean rebuild s", "speedup"]
+    head += ["peak RSS MB", "target 5x"]
+    rows = [
+        [
+            k,
+            v["runs"],
+            v["process_per_run_seconds"],
+            v["process_per_run_total_seconds"],
+            v["study_seconds"],
+            v["speedup"],
+            v["study_peak_rss_bytes"] / 1e6,
+            "PASS" if v["speedup"] >= TARGET_FAMILY_SPEEDUP else "FAIL",
+        ]
+        for k, v in fam.items()
+    ]
+    md = (
+        "# Family studies: clean rebuild vs one `model.fit` process per run\n\n"
+        f"`make bench-families` ({res['seconds_total']:.0f} s), one repetition each. One fit "
+        "process: `python -m bnstudy.bench --one-run bn_after 0 0 --study <study>` (import, data, "
+        "`model.fit` at the study's settings, exit), times the study's runs. Clean rebuild: "
+        "`dvc repro report@<study>` in a fresh copy with an empty MLflow store.\n\n"
+        + table(head, rows)
+    )
+    write_text(a.out / "benchmark_families.json", json.dumps(res, indent=2, default=float) + "\n")
+    write_text(a.out / "benchmark_families.md", md + "\n")
+    return res
+
+
+def bench_study(repeats: int, overrides: list[str], step: Step, study: str = "placement") -> dict:
+    """``dvc repro`` of a study's stages (``report@<study>`` and what it needs) in a fresh copy
+    of the repository (tracked files, conf/, src/, params.yaml, dvc.yaml; ``git init``; clean
+    MLflow store), ``repeats`` times."""
     git = ["git", "ls-files"]
     tracked = subprocess.run(git, cwd=CODE_ROOT, capture_output=True, text=True, check=True)
     runs = []
@@ -260,7 +330,7 @@ def bench_study(repeats: int, overrides: list[str], step: Step) -> dict:
                 shutil.copytree(CODE_ROOT / d, copy / d, dirs_exist_ok=True, ignore=skip)
             subprocess.run(["git", "init", "-q"], cwd=copy, check=True)
             run_measured(["bnstudy", "params", *overrides], cwd=copy)  # untimed, as `make study`
-            cmd = ["dvc", "repro", "report@placement"]
+            cmd = ["dvc", "repro", f"report@{study}"]
             m = step(f"study rep {r + 1}: {' '.join(cmd)}", run_measured, cmd, copy)
             runs.append({"seconds": m["seconds"], "peak_rss_bytes": m["peak_rss_bytes"]})
     return {
@@ -450,7 +520,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--family-epochs", type=int, help="epochs of the family rows (10)")
     add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no study")
     add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
+    add("--only-family-studies", action="store_true", help="family studies vs fit processes")
+    add("--family-studies", default="cnn,lstm,classifier", help="comma-separated")
     add("--one-run", nargs=3, metavar=("VARIANT", "SEED", "EPOCHS"), help="internal: way (a)")
+    add("--study", default="placement", help="internal: the study of --one-run")
     add("--worker", nargs=2, metavar=("ENGINE", "JOBS"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     for k, v in (QUICK if a.quick else FULL).items():
@@ -460,6 +533,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.scale_seeds = [int(x) for x in str(a.scale_seeds).split(",")]
     a.scale_conditions = a.scale_conditions.split(",")
     a.families = [f for f in a.families.split(",") if f]
+    a.family_studies = [f for f in a.family_studies.split(",") if f]
     return a
 
 
@@ -468,7 +542,8 @@ def main(argv: list[str] | None = None) -> dict | None:
     a = parse_args(argv)
     if a.one_run or a.worker:
         v, s, e = a.one_run or ("", 0, 0)
-        engine, jobs = a.worker or ("keras", [{"variant": v, "seeds": [int(s)], "epochs": int(e)}])
+        one = [{"variant": v, "seeds": [int(s)], "epochs": int(e), "study": a.study}]
+        engine, jobs = a.worker or ("keras", one)
         jobs = json.loads(jobs) if isinstance(jobs, str) else jobs
         if engine == "pipeline":
             res = pipeline_jobs(jobs)
@@ -478,6 +553,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         return None
     if a.only_equivalence:
         return equivalence_main(a)
+    if a.only_family_studies:
+        return families_main(a)
     from rich.console import Console
     from rich.progress import Progress, TimeElapsedColumn
 
