@@ -332,14 +332,12 @@ def metrics_json(summary: pd.DataFrame, thresholds: list[float]) -> dict:
 
 def parameters_table(conds: list[Condition]) -> pd.DataFrame:
     """Per condition: trainable, non-trainable and all parameters, and the units its BN
-    layers normalize, counted from the model config (bnstudy.parameters)."""
-    from bnstudy.parameters import model_counts, n_features
+    layers normalize, counted from the model and data configs (bnstudy.parameters)."""
+    from bnstudy.parameters import model_counts
 
     rows = []
     for c in conds:
-        if c.model.family != "mlp":  # counted from the MLP's config only (bnstudy.parameters)
-            continue
-        n = model_counts(c.model, n_features(c.data))
+        n = model_counts(c.model, c.data)
         rows.append(
             {
                 "condition": c.name,
@@ -363,7 +361,7 @@ def extra_tables(
     claimed pair)."""
     from bnstudy.sweeps import grid_table, variance_table
 
-    # every study has the table (a DVC output folder): header only where no condition is an MLP
+    # every study has the table (a DVC output folder), every family counted
     out = {"parameters": parameters_table(conds)}
     for cl in study.claims:
         if cl.kind in ("usable_rate", "rate_range", "at_best"):

@@ -18,7 +18,7 @@ from omegaconf import DictConfig
 from bnstudy import spread, stats, sweeps, verdicts
 from bnstudy.aggregate import paired_values
 from bnstudy.config import ConfigError
-from bnstudy.parameters import model_counts, n_features
+from bnstudy.parameters import model_counts
 from bnstudy.studies import Condition
 
 COLUMNS = (
@@ -315,7 +315,7 @@ def _parameters(claim: DictConfig, conds: list[Condition] | None) -> verdicts.Ve
     if not conds:
         raise ConfigError(f"claim {claim.id}: counting parameters needs the study's conditions")
     by = {c.name: c for c in conds}
-    counts = {n: model_counts(by[n].model, n_features(by[n].data)) for n in (claim.a, claim.b)}
+    counts = {n: model_counts(by[n].model, by[n].data) for n in (claim.a, claim.b)}
     a, b = counts[claim.a], counts[claim.b]
     units = a.bn_units - b.bn_units
     v = verdicts.count(

@@ -261,9 +261,10 @@ def parameters_md(table: pd.DataFrame) -> str:
     head = ["condition", "trainable", "non-trainable", "all (Keras count_params)", "BN units"]
     return f"""## Parameters
 
-Counted from each condition's model config (bnstudy.parameters; tests check the formulas
-against Keras's count_params). A BN layer on u units has u gamma (scale) and u beta (center)
-trainable parameters and u moving means and u moving variances, non-trainable.
+Counted from each condition's model and data configs (bnstudy.parameters; tests check the
+formulas against Keras's count_params). A BN layer on u units (a convolution's channels) has u
+gamma (scale) and u beta (center) trainable parameters and u moving means and u moving
+variances, non-trainable.
 
 {_table(head, rows)}
 """
@@ -271,7 +272,7 @@ trainable parameters and u moving means and u moving variances, non-trainable.
 
 def extra_md(study: DictConfig, out: Path, runs: pd.DataFrame, summary: pd.DataFrame) -> str:
     """Every section that reports/<study>/tables/ holds material for, in a fixed order (the
-    parameters only where a claim counts them); draws their figures."""
+    parameters last, in every study); draws their figures."""
     from bnstudy.sweeps import cells
 
     folder = out / "tables"
