@@ -28,12 +28,13 @@ FILE = "boundaries.npz"
 
 def typical_seed(seeds: list[int], accuracies: list[float]) -> int | None:
     """The seed whose accuracy is closest to the median of the finite ``accuracies`` (NaN:
-    diverged, never chosen); ties go to the lowest seed. None when none is finite."""
+    diverged, never chosen); ties (to 1e-9) go to the lowest seed. None when none is finite."""
     acc = np.asarray(accuracies, dtype=float)
     ok = np.isfinite(acc)
     if not ok.any():
         return None
-    distance = np.abs(acc - np.median(acc[ok]))
+    # Rounded so that float noise does not break a tie (0.9 - 0.8 vs 0.8 - 0.7).
+    distance = np.round(np.abs(acc - np.median(acc[ok])), 9)
     candidates = [(d, s) for d, s, good in zip(distance, seeds, ok, strict=True) if good]
     return int(min(candidates)[1])
 

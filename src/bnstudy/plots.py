@@ -263,9 +263,9 @@ def decision_boundaries(b: dict[str, np.ndarray], path: str | Path) -> None:
         ax.grid(alpha=0.2)
     axes[0].set_ylabel("feature 2")
     axes[0].legend(fontsize=7, loc="upper right")
-    if shade is not None:
-        fig.colorbar(shade, ax=list(axes), label="P(class 1)", fraction=0.02)
     fig.suptitle("Decision boundary (P = 0.5) of each condition's typical seed", fontsize=10)
-    fig.subplots_adjust(right=0.9)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if shade is not None:
+        fig.colorbar(shade, cax=fig.add_axes((0.935, 0.15, 0.012, 0.7)), label="P(class 1)")
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
