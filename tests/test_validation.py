@@ -295,3 +295,30 @@ def test_runs_table_has_validation_columns_only_with_a_split():
     table = runs_frame([record({"train_loss": 0.3, "train_accuracy": 0.9, **val})])
     assert list(table.columns[-2:]) == ["validation_loss", "validation_accuracy"]
     assert table["validation_accuracy"].iloc[0] == 0.85
+
+
+@pytest.mark.slow
+def test_validation_metrics_are_logged_and_read_back_when_reused(tmp_path, monkeypatch):
+    """A study with a validation split: MLflow holds final_validation_* per run, runs.csv its
+    columns, and a reused run reads them back (runlog's final_metrics(cond.data))."""
+    from mlflow.tracking import MlflowClient
+
+    from bnstudy.pipeline import build_data
+    from bnstudy.results import runs_frame
+    from bnstudy.studies import by_name
+    from bnstudy.train import train_study
+    from tests.conftest import tiny_cfg
+
+    monkeypatch.chdir(tmp_path)
+    cfg = tiny_cfg(tmp_path, "data.n_validation=100")
+    build_data(cfg)
+    cond = by_name(conditions(cfg), "bn_after")
+    (first,) = train_study(cfg, [cond], [0], "test").values()
+    (again,) = train_study(cfg, [cond], [0], "test").values()
+    assert not first[0].reused and again[0].reused
+    assert sorted(first[0].final) == sorted(FINAL_METRICS + VALIDATION_METRICS)
+    assert again[0].final == first[0].final
+    logged = MlflowClient(cfg.tracking.uri).get_run(first[0].run_id).data.metrics
+    for m in VALIDATION_METRICS:
+        assert logged[f"final_{m}"] == first[0].final[m]
+    assert {"validation_loss", "validation_accuracy"} <= set(runs_frame(again).columns)
