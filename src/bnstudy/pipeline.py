@@ -25,8 +25,9 @@ def build_data(cfg: DictConfig) -> list[str]:
         seen.add(path)
         ds = build_dataset(c.data)
         save_dataset(ds, path)
+        val = f", {len(ds.x_val)} validation" if ds.has_validation else ""
         lines.append(
-            f"wrote {path} ({len(ds.x_train)} train, {len(ds.x_test)} test rows, "
+            f"wrote {path} ({len(ds.x_train)} train{val}, {len(ds.x_test)} test rows, "
             f"sha256 {ds.digest()[:12]})"
         )
     return lines

@@ -145,12 +145,11 @@ Wilson CI]:
     return f"""## The {axis} grid
 
 Each group's **best** {axis} (★) is the one with the highest mean **{claim.select_on}** over
-its seeds ({_selecting_split(claim.select_on)}), among the values at which at most
-{claim.max_diverged:.0%} of its seeds diverged. **The best {axis} is chosen on the
+its seeds, among the values at which at most {claim.max_diverged:.0%} of its seeds diverged;
+{claim.select_on} is {_selecting_split(claim.select_on)}. **The best {axis} is chosen on the
 {_split_name(claim.select_on)} split, never on the test split**: every comparison "at each
 group's best {axis}" uses the {axis} chosen on mean {claim.select_on}, and the test split only
-measures it.
-A value is **usable** (✓) for a group when at most
+measures it. A value is **usable** (✓) for a group when at most
 {claim.max_diverged:.0%} of its seeds diverged there and its mean {m} is at least the mean {m}
 at the group's best value minus {claim.margin:g}. Diverged runs are counted and left out of
 the means.
