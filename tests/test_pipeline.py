@@ -89,14 +89,18 @@ def test_outputs_exist_for_every_study_and_the_ledger(study):
         ):
             assert (repo / "reports" / s / name).stat().st_size > 0, (s, name)
         figures = sorted(p.name for p in (repo / "reports" / s / "figures").iterdir())
+        # placement draws its typical seeds' decision boundaries (study.boundaries: true)
+        boundaries = ["boundaries.png"] if s == "placement" else []
         assert figures == [
             "accuracy_ecdf.png",
+            *boundaries,
             "data.png",
             "final_accuracy.png",
             "forest.png",
             "learning_curves.png",
             "reached.png",
         ]
+        assert (repo / "results" / s / "boundaries.npz").exists() == bool(boundaries)
         report = (repo / "reports" / s / "report.md").read_text()
         assert report.index("Table 1") < report.index("Figures") < report.index("## Claims")
     ledger = pd.read_csv(repo / "reports" / "claims.csv")

@@ -28,6 +28,8 @@ MEASURES = (
     "auc_test_accuracy",
     "gap",
     "test_loss",
+    "validation_accuracy",
+    "validation_loss",
 )
 #: Test accuracy under other BN statistics (``train.extra_eval``): each suffix gives
 #: test_accuracy<s>, test_loss<s>, auc_test_accuracy<s> and epochs_to_<pct><s> per run.
@@ -62,7 +64,8 @@ def runs_table(
     Columns: condition, one column per axis (its label), seed, run_key, train_accuracy,
     test_accuracy, train_loss, test_loss, fit_accuracy, fit_loss, auc_test_accuracy,
     epochs_to_<pct> (NaN = never reached), gap (train - test accuracy), epochs, diverged,
-    diverged_epoch. Metrics of a diverged run are those of its last epoch (maybe NaN).
+    diverged_epoch (and validation_accuracy, validation_loss with a validation split).
+    Metrics of a diverged run are those of its last epoch (maybe NaN).
     """
     labels = {c.name: c.labels for c in conds}
     rows = []
@@ -93,8 +96,10 @@ def runs_table(
             row |= {m: last[m] for m in LAYER_MEASURES[:-1]}
             row["hidden_drift_mean"] = h["hidden_drift"].mean()
         rows.append(row)
+    val = [m for m in ("validation_accuracy", "validation_loss") if m in finals]
+    keep = ["condition", "seed", "run_key", "train_accuracy", "train_loss", "diverged_epoch", *val]
     runs = pd.DataFrame(rows).merge(
-        finals[["condition", "seed", "run_key", "train_accuracy", "train_loss", "diverged_epoch"]],
+        finals[keep],
         on=["condition", "seed"],
         how="left",
         validate="1:1",

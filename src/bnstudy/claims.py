@@ -270,8 +270,8 @@ def _divergence(claim: DictConfig, runs: pd.DataFrame, study: DictConfig) -> ver
 
 def best_pair(claim: DictConfig, runs: pd.DataFrame, study: DictConfig) -> tuple[str, str] | None:
     """at_best: the conditions of the claim's two groups, each at its own best value of the
-    axis (chosen on mean ``select_on``, a training-split measure); None if a group has no
-    value where at most ``max_diverged`` of its seeds diverged."""
+    axis (chosen on mean ``select_on``, a training- or validation-split measure); None if a
+    group has no value where at most ``max_diverged`` of its seeds diverged."""
     best = [
         sweeps.best_cell(runs, study.axes, claim.axis, g, claim.select_on, claim.max_diverged)
         for g in claim.pair

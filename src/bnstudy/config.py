@@ -54,8 +54,9 @@ GROUP_KINDS = ("usable_rate", "rate_range", "divergence", "at_best", "every")
 GRID_KINDS = ("usable_rate", "rate_range")
 #: The rules that ``at_best`` and ``every`` apply to the pair's conditions.
 RULES = ("superiority", "equivalence", "spread")
-#: What may pick a group's best value of an axis: never a measure of the test split.
-SELECT_ON = ("train_accuracy", "fit_accuracy")
+#: What may pick a group's best value of an axis: never a measure of the test split. The
+#: validation measures need a validation split (``data.n_validation`` > 0).
+SELECT_ON = ("train_accuracy", "fit_accuracy", "validation_accuracy")
 
 
 class ConfigError(ValueError):
@@ -100,6 +101,9 @@ class DataConfig:
     feature_shift: list[float] = field(default_factory=list)
     # Standardize every feature with a StandardScaler fitted on the training split.
     standardize: bool = False
+    # Rows taken out of the training split (stratified by class, from random_state) as a
+    # validation split that selects (e.g. a best learning rate); the model trains on the rest.
+    n_validation: int = 0
 
 
 @dataclass
@@ -178,6 +182,8 @@ class StudyConfig:
     confidence: float = 0.95
     n_resamples: int = 9999
     chance_margin: float = 0.05
+    # The placement report's decision boundaries of a typical seed per condition (2-D inputs).
+    boundaries: bool = False
 
 
 @dataclass
@@ -272,6 +278,12 @@ def check_data(data: DictConfig, at: str = "") -> None:
         data.n_test,
     )
     require(data.noise >= 0, f"{at}data.noise", "a number >= 0", data.noise)
+    require(
+        0 <= data.n_validation < data.n_train,
+        f"{at}data.n_validation",
+        f"an integer in [0, data.n_train - 1 = {data.n_train - 1}] (rows of the training split)",
+        data.n_validation,
+    )
     if data.name == "classification":
         for key in ("n_features", "n_informative", "n_classes"):
             require(data[key] >= 2, f"{at}data.{key}", "an integer >= 2", data[key])
@@ -283,16 +295,20 @@ def check_run(model: DictConfig, data: DictConfig, train: DictConfig, where: str
     check_model(model, at)
     check_data(data, at)
     require(train.epochs > 0, f"{at}train.epochs", "an integer > 0", train.epochs)
+    # The rows trained on: the training split less the validation rows (if any).
+    n_fit, rows = data.n_train - data.n_validation, f"data.n_train={data.n_train}"
+    if data.n_validation:
+        rows = f"data.n_train - data.n_validation = {n_fit}"
     require(
-        0 < train.batch_size <= data.n_train,
+        0 < train.batch_size <= n_fit,
         f"{at}train.batch_size",
-        f"an integer in [1, data.n_train={data.n_train}]",
+        f"an integer in [1, {rows}]",
         train.batch_size,
     )
     require(
-        (model.placement == "none" and not model.input_bn) or data.n_train % train.batch_size != 1,
+        (model.placement == "none" and not model.input_bn) or n_fit % train.batch_size != 1,
         f"{at}train.batch_size",
-        f"a size that does not leave a last batch of one row of data.n_train={data.n_train} "
+        f"a size that does not leave a last batch of one row of {rows} "
         "(BN in training mode turns a batch of one into beta)",
         train.batch_size,
     )
@@ -369,7 +385,10 @@ def _check_study(s: DictConfig) -> None:
             require(c.margin > 0, f"{key}.margin", "a number > 0", c.margin)
         if c.kind in (*GRID_KINDS, "at_best"):
             require(
-                c.select_on in SELECT_ON, f"{key}.select_on", f"one of {SELECT_ON}", c.select_on
+                c.select_on in SELECT_ON,
+                f"{key}.select_on",
+                f"one of {SELECT_ON} (never a test-split measure)",
+                c.select_on,
             )
             require(
                 0 <= c.max_diverged < 1, f"{key}.max_diverged", "a number in [0, 1)", c.max_diverged
@@ -379,6 +398,22 @@ def _check_study(s: DictConfig) -> None:
         if c.kind == "interval":
             require(c.condition is not None, f"{key}.condition", "a condition name", None)
             require(c.low is not None or c.high is not None, f"{key}.low/.high", "a bound", None)
+
+
+def check_selection(study: DictConfig, datas: list[DictConfig], where: str = "") -> None:
+    """A claim that selects on a validation measure needs a validation split in every data
+    config of ``datas`` (the study's, or each condition's: ``where`` names it)."""
+    for i, c in enumerate(study.claims):
+        if not str(c.get("select_on", "")).startswith("validation_"):
+            continue
+        for data in datas:
+            require(
+                data.n_validation > 0,
+                f"study.claims[{i}] ({c.id}).select_on",
+                f"a training-split measure, or data.n_validation > 0{where} "
+                "(there is no validation split to select on)",
+                c.select_on,
+            )
 
 
 def axis_labels(name: str, axis: Any) -> list[str]:
@@ -436,6 +471,7 @@ def validate(raw: DictConfig | dict) -> DictConfig:
     cfg = structured(raw, Config)
     check_run(cfg.model, cfg.data, cfg.train)
     _check_study(cfg.study)
+    check_selection(cfg.study, [cfg.data])
     require(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
     if cfg.seeds is not None:
         _check_seeds(cfg.seeds, "seeds")

@@ -3,8 +3,11 @@
 ``data.name`` picks a builder (:data:`BUILDERS`), which returns every row of the source; the
 split is the same for all: optionally shuffled with ``data.random_state`` (``data.shuffle``),
 the first ``n_train`` rows train, the next ``n_test`` rows (0: all the remaining rows up to
-``n_samples``) test; the test split is also the validation data of every epoch, as in the
-reference article. Everything comes with scikit-learn: nothing is downloaded.
+``n_samples``) test; the test split is also the per-epoch "validation" data of Keras's
+``fit`` (``val_*`` metrics), as in the reference article. With ``data.n_validation`` > 0 that
+many training rows, stratified by class, become a separate validation split (``x_val``,
+``y_val``) that selects (e.g. a best learning rate) and is never trained on; the test split
+never selects anything. Everything comes with scikit-learn: nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -23,13 +26,29 @@ from bnstudy.paths import DATA_DIR
 
 @dataclass(frozen=True)
 class Dataset:
-    """Train and test splits: x arrays (n, *input_shape) float32, y arrays (n,) float32 class
-    labels 0, 1, ..."""
+    """Train, test and (optional) validation splits: x arrays (n, *input_shape) float32, y
+    arrays (n,) float32 class labels 0, 1, ... Without a validation split x_val and y_val are
+    None."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+
+    @property
+    def has_validation(self) -> bool:
+        return self.x_val is not None and len(self.x_val) > 0
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The splits by name, the validation split only when there is one (so a dataset
+        without one is stored and hashed exactly as before it existed)."""
+        out = {"x_train": self.x_train, "y_train": self.y_train}
+        out |= {"x_test": self.x_test, "y_test": self.y_test}
+        if self.has_validation:
+            out |= {"x_val": self.x_val, "y_val": self.y_val}
+        return out
 
     @property
     def n_classes(self) -> int:
@@ -53,9 +72,10 @@ class Dataset:
         return float(-(q * np.log(q)).sum())
 
     def digest(self) -> str:
-        """sha256 over the four arrays (bytes, shapes and dtypes)."""
+        """sha256 over the arrays (bytes, shapes and dtypes): train, test, then validation if
+        there is one."""
         h = hashlib.sha256()
-        for a in (self.x_train, self.y_train, self.x_test, self.y_test):
+        for a in self.arrays().values():
             h.update(str((a.shape, a.dtype.str)).encode())
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
@@ -138,7 +158,46 @@ def build_dataset(data: DictConfig) -> Dataset:
     x, y = x[: data.n_samples].astype(np.float32), y[: data.n_samples].astype(np.float32)
     end = data.n_train + data.n_test if data.n_test else data.n_samples
     ds = Dataset(x[: data.n_train], y[: data.n_train], x[data.n_train : end], y[data.n_train : end])
-    return prepare(ds, data)
+    return prepare(split_validation(ds, data), data)
+
+
+def split_validation(ds: Dataset, data: DictConfig) -> Dataset:
+    """``data.n_validation`` rows of the training split as the validation split, stratified by
+    class (scikit-learn's ``train_test_split`` with ``random_state=data.random_state``); the
+    rest, in their original order, train. 0: ``ds`` unchanged."""
+    n_val = int(data.get("n_validation", 0) or 0)
+    if n_val == 0:
+        return ds
+    n = len(ds.y_train)
+    if not 0 < n_val < n:
+        raise ConfigError(
+            f"data.n_validation: {n_val} is not allowed; expected an integer in [0, {n - 1}] "
+            "(rows of the training split)"
+        )
+    from sklearn.model_selection import train_test_split
+
+    classes, counts = np.unique(ds.y_train, return_counts=True)
+    try:
+        rest, val = train_test_split(
+            np.arange(n), test_size=n_val, stratify=ds.y_train, random_state=data.random_state
+        )
+    except ValueError as exc:  # too few rows of a class to stratify
+        raise ConfigError(
+            f"data.n_validation: {n_val} is not allowed; expected a size that leaves every "
+            f"class rows in both the training and the validation split ({exc})"
+        ) from None
+    for name, rows in (("validation", val), ("training", rest)):
+        missing = sorted(set(classes.tolist()) - set(ds.y_train[rows].tolist()))
+        if missing:
+            raise ConfigError(
+                f"data.n_validation: {n_val} is not allowed; expected a size that leaves every "
+                f"class rows in the {name} split (none of class {missing[0]:g} of "
+                f"{len(classes)} classes, smallest has {counts.min()} training rows)"
+            )
+    rest, val = np.sort(rest), np.sort(val)
+    return Dataset(
+        ds.x_train[rest], ds.y_train[rest], ds.x_test, ds.y_test, ds.x_train[val], ds.y_train[val]
+    )
 
 
 def make_dataset(
@@ -168,13 +227,22 @@ def prepare(ds: Dataset, data: DictConfig) -> Dataset:
     a = np.asarray(scale or [1.0] * n, dtype=np.float32)
     b = np.asarray(shift or [0.0] * n, dtype=np.float32)
     x_train, x_test = ds.x_train * a + b, ds.x_test * a + b
+    x_val = ds.x_val * a + b if ds.has_validation else None
     if data.get("standardize", False):
         from sklearn.preprocessing import StandardScaler
 
         scaler = StandardScaler().fit(x_train)
         x_train, x_test = scaler.transform(x_train), scaler.transform(x_test)
+        x_val = scaler.transform(x_val) if x_val is not None else None
     f32 = np.float32
-    return Dataset(x_train.astype(f32), ds.y_train, x_test.astype(f32), ds.y_test)
+    return Dataset(
+        x_train.astype(f32),
+        ds.y_train,
+        x_test.astype(f32),
+        ds.y_test,
+        x_val.astype(f32) if x_val is not None else None,
+        ds.y_val,
+    )
 
 
 def save_dataset(ds: Dataset, path: str | Path) -> None:
@@ -182,7 +250,7 @@ def save_dataset(ds: Dataset, path: str | Path) -> None:
 
     def _write(tmp: Path) -> None:
         with tmp.open("wb") as f:
-            np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+            np.savez(f, **ds.arrays())
 
     write_with(path, _write)
 
@@ -197,21 +265,24 @@ def load_dataset(path: str | Path) -> Dataset:
     try:
         with np.load(path) as f:
             arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+            arrays |= {k: f[k] for k in ("x_val", "y_val") if k in f.files}
     except Exception as exc:  # zipfile/pickle/EOF errors all mean a broken file
         raise ConfigError(
             f"data: {str(path)!r} is not a readable dataset file "
             f"({type(exc).__name__}); rebuild it with `bnstudy data <study>`"
         ) from None
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    for split in ("train", "test", "val")[: 3 if "x_val" in arrays else 2]:
+        x, y = arrays[f"x_{split}"], arrays.get(f"y_{split}")
+        y = y if y is not None else np.zeros(0)
         if x.ndim < 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
             raise ConfigError(
                 f"data: {str(path)!r} has x_{split} {x.shape} and y_{split} "
                 f"{y.shape}; expected (n, *input_shape) and (n,) with n > 0"
             )
-    if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
-        raise ConfigError(
-            f"data: {str(path)!r} has x_train {arrays['x_train'].shape} and x_test "
-            f"{arrays['x_test'].shape}; expected the same input shape"
-        )
+    for other in ("x_test", "x_val")[: 2 if "x_val" in arrays else 1]:
+        if arrays["x_train"].shape[1:] != arrays[other].shape[1:]:
+            raise ConfigError(
+                f"data: {str(path)!r} has x_train {arrays['x_train'].shape} and {other} "
+                f"{arrays[other].shape}; expected the same input shape"
+            )
     return Dataset(**{k: v.astype(np.float32) for k, v in arrays.items()})

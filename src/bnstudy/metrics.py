@@ -5,10 +5,21 @@
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 #: After training: the model evaluated on the training set (inference mode).
 FINAL_METRICS = ("train_loss", "train_accuracy")
+#: After training, with a validation split (``data.n_validation`` > 0): the model evaluated
+#: on it (inference mode).
+VALIDATION_METRICS = ("validation_loss", "validation_accuracy")
 #: Their names in MLflow: one value per run (at the last epoch's step), named so the UI does not
 #: offer them as curves beside the per-epoch training ``loss``/``accuracy``. Runs logged before
 #: the ``final_`` prefix carry the plain names; reading falls back to them.
-LOGGED_FINAL = {m: f"final_{m}" for m in FINAL_METRICS}
+LOGGED_FINAL = {m: f"final_{m}" for m in FINAL_METRICS + VALIDATION_METRICS}
+
+
+def final_metrics(data) -> tuple[str, ...]:
+    """The final evaluations a run with this data config records: FINAL_METRICS, then
+    VALIDATION_METRICS when it has a validation split (``data.n_validation`` > 0)."""
+    return FINAL_METRICS + (VALIDATION_METRICS if data.get("n_validation", 0) else ())
+
+
 #: Per-epoch, with ``train.extra_eval``: the same trained weights evaluated on the test split
 #: (inference mode) with other BN statistics. ``_m90``: moving statistics kept with momentum
 #: 0.9 beside the model's own (updated from the same batch statistics, never used in training);

@@ -25,20 +25,40 @@ def build_data(cfg: DictConfig) -> list[str]:
         seen.add(path)
         ds = build_dataset(c.data)
         save_dataset(ds, path)
+        val = f", {len(ds.x_val)} validation" if ds.has_validation else ""
         lines.append(
-            f"wrote {path} ({len(ds.x_train)} train, {len(ds.x_test)} test rows, "
+            f"wrote {path} ({len(ds.x_train)} train{val}, {len(ds.x_test)} test rows, "
             f"sha256 {ds.digest()[:12]})"
         )
     return lines
 
 
 def train(cfg: DictConfig, stage: str = "train") -> None:
-    """Train (or reuse) every run of the study; write results/<study>/."""
+    """Train (or reuse) every run of the study; write results/<study>/ (with
+    ``study.boundaries``, also the typical seeds' decision boundaries, boundaries.npz)."""
     from bnstudy.results import write_results
     from bnstudy.train import train_study
 
-    records = train_study(cfg, conditions(cfg), list(cfg.study.seeds), stage=stage)
+    conds = conditions(cfg)
+    records = train_study(cfg, conds, list(cfg.study.seeds), stage=stage)
     write_results([r for recs in records.values() for r in recs], RESULTS_DIR / cfg.study.name)
+    if cfg.study.get("boundaries", False):
+        write_study_boundaries(cfg, conds, records)
+
+
+def write_study_boundaries(cfg: DictConfig, conds: list, records: dict[str, list]) -> None:
+    """results/<study>/boundaries.npz: each condition's typical seed's decision boundary, its
+    model rebuilt from the weights stored on its MLflow parent run (runs trained now and runs
+    reused alike)."""
+    from bnstudy.boundaries import boundaries, write_boundaries
+    from bnstudy.tracking import resolve_uri
+    from bnstudy.train import study_datasets
+    from bnstudy.weights import load_run_model
+
+    uri = resolve_uri(cfg)
+    datasets = study_datasets(cfg.study.name, conds)
+    arrays = boundaries(records, datasets, lambda run_id: load_run_model(run_id, uri))
+    write_boundaries(arrays, RESULTS_DIR / cfg.study.name)
 
 
 def analyze(cfg: DictConfig) -> None:

@@ -233,3 +233,39 @@ def dataset_scatter(x_train, y_train, x_test, y_test, path: str | Path, title: s
     axes[0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     _save(fig, path)
+
+
+def decision_boundaries(b: dict[str, np.ndarray], path: str | Path) -> None:
+    """One panel per condition: its typical seed's probability of class 1 on the grid (shaded),
+    the 0.5 contour (the decision boundary, in the condition's colour) and the test points by
+    class. b: :func:`bnstudy.boundaries.boundaries`'s arrays (prob (C, n, n), xs, ys, ...)."""
+    names = [str(n) for n in b["conditions"]]
+    k = len(names)
+    fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 4.4), sharex=True, sharey=True)
+    axes = np.atleast_1d(axes)
+    gx, gy = np.meshgrid(b["xs"], b["ys"])
+    x, y = b["x_test"], b["y_test"]
+    shade = None
+    for ax, i, name in zip(axes, range(k), names, strict=True):
+        prob = b["prob"][i]
+        if np.isfinite(prob).all():
+            levels = np.linspace(0, 1, 11)
+            shade = ax.contourf(gx, gy, prob, levels=levels, cmap="RdBu_r", alpha=0.35)
+            ax.contour(gx, gy, prob, levels=[0.5], colors=[colour(name, names)], linewidths=2)
+            title = f"{name}: seed {int(b['seeds'][i])}, test acc {b['test_accuracy'][i]:.3f}"
+        else:
+            title = f"{name}: every seed diverged"
+        for cls, c in ((0, "#1f77b4"), (1, "#ff7f0e")):
+            pts = x[y == cls]
+            ax.scatter(pts[:, 0], pts[:, 1], s=5, color=c, alpha=0.6, label=f"test, class {cls}")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("feature 1")
+        ax.grid(alpha=0.2)
+    axes[0].set_ylabel("feature 2")
+    axes[0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Decision boundary (P = 0.5) of each condition's typical seed", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.92, 1))
+    if shade is not None:
+        fig.colorbar(shade, cax=fig.add_axes((0.935, 0.15, 0.012, 0.7)), label="P(class 1)")
+    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+    plt.close(fig)

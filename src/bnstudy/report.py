@@ -15,8 +15,9 @@ from omegaconf import DictConfig
 from bnstudy import plots, stats
 from bnstudy.aggregate import pct
 from bnstudy.atomic import write_text
+from bnstudy.boundaries import load_boundaries
 from bnstudy.data import dataset_file, load_dataset
-from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR
+from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR, RESULTS_DIR
 from bnstudy.report_sweeps import _f, _n, _table, extra_md
 from bnstudy.results import load_results
 from bnstudy.studies import Condition
@@ -219,6 +220,37 @@ Drift: the mean over units of |change of the per-unit mean| + |change of the per
 """
 
 
+def boundaries_md(study: DictConfig, figs) -> str:
+    """The decision-boundaries section: draws figures/boundaries.png from
+    results/<study>/boundaries.npz (the train stage's) and says which seed each panel shows."""
+    b = load_boundaries(RESULTS_DIR / study.name)
+    if b is None:
+        return "## Decision boundaries\n\n(no results/boundaries.npz: rerun the train stage)\n"
+    plots.decision_boundaries(b, figs / "boundaries.png")
+    rows = [
+        f"| {c} | {_f(m, 4)} | {s} | {_f(a, 4)} |"
+        for c, s, a, m in zip(
+            b["conditions"], b["seeds"], b["test_accuracy"], b["median"], strict=True
+        )
+    ]
+    n = len(b["xs"])
+    return f"""## Decision boundaries of a typical seed
+
+One seed per condition, the **typical** one: the seed whose final test accuracy is closest to
+the condition's median over its seeds that did not diverge (ties: the lowest seed), so the
+picture is neither a lucky nor an unlucky run. Its trained model (the weights stored on the
+condition's MLflow parent run) is evaluated in inference mode (BN with its moving statistics)
+on a {n} x {n} grid over the data's range; the line is where it predicts probability 0.5, the
+shading its probability of class 1, the points the test split.
+
+| condition | median test accuracy | typical seed | its test accuracy |
+| --- | --- | --- | --- |
+{chr(10).join(rows)}
+
+![Decision boundaries of a typical seed per condition](figures/boundaries.png)
+"""
+
+
 def claims_md(claims: pd.DataFrame) -> str:
     rows = [[c.id, c.reading, f"**{c.verdict}**", c.evidence] for c in claims.itertuples()]
     return _table(["claim", "our reading", "verdict", "deciding numbers"], rows)
@@ -312,6 +344,8 @@ the comparisons of each measure.
         md += "\n" + evaluation_md(summary, study)
     if "hidden_drift_mean_mean" in summary:
         md += "\n" + layers_md(summary, study)
+    if study.get("boundaries", False):
+        md += "\n" + boundaries_md(study, figs)
     extra = extra_md(study, out, runs, summary)
     if extra:
         md += "\n" + extra

@@ -145,12 +145,11 @@ Wilson CI]:
     return f"""## The {axis} grid
 
 Each group's **best** {axis} (★) is the one with the highest mean **{claim.select_on}** over
-its seeds (the final model evaluated on the training split), among the values at which at most
-{claim.max_diverged:.0%} of its seeds diverged. **The best {axis} is chosen on the training
-split, never on the test split**: the data have only a train and a test split, and carving a
-validation split out of the training data would change the data the runs train on, so every
-comparison "at each group's best {axis}" uses the {axis} chosen on mean {claim.select_on},
-and the test split only measures it. A value is **usable** (✓) for a group when at most
+its seeds, among the values at which at most {claim.max_diverged:.0%} of its seeds diverged;
+{claim.select_on} is {_selecting_split(claim.select_on)}. **The best {axis} is chosen on the
+{_split_name(claim.select_on)} split, never on the test split**: every comparison "at each
+group's best {axis}" uses the {axis} chosen on mean {claim.select_on}, and the test split only
+measures it. A value is **usable** (✓) for a group when at most
 {claim.max_diverged:.0%} of its seeds diverged there and its mean {m} is at least the mean {m}
 at the group's best value minus {claim.margin:g}. Diverged runs are counted and left out of
 the means.
@@ -174,6 +173,23 @@ there):
 
 ![{m} and failed runs against {axis}](figures/sweep_{axis}.png)
 """
+
+
+def _split_name(select_on: str) -> str:
+    """The split a selection measure is taken on: validation or training."""
+    return "validation" if select_on.startswith("validation_") else "training"
+
+
+def _selecting_split(select_on: str) -> str:
+    """How the final model is evaluated for ``select_on``, for the report's text."""
+    if select_on.startswith("validation_"):
+        return (
+            "the final model evaluated on the validation split: rows carved out of the training "
+            "data, stratified by class, never trained on"
+        )
+    if select_on.startswith("fit_"):
+        return "the running training accuracy of the last epoch, BN in training mode"
+    return "the final model evaluated on the training split"
 
 
 def values_figure(

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from bnstudy.atomic import write_with
-from bnstudy.metrics import FINAL_METRICS, METRICS
+from bnstudy.metrics import FINAL_METRICS, METRICS, VALIDATION_METRICS
 from bnstudy.paths import RESULTS_DIR
 
 #: Significant digits kept in results and reports: float32 training gives about 7, and the
@@ -26,7 +26,8 @@ DIGITS = 6
 class RunRecord:
     """One (condition, seed) run: its stable key, its MLflow id (in this store), per-epoch
     history (metric -> list, nan after a divergence), the final evaluation on the training set
-    (FINAL_METRICS -> float), and the epoch at which it diverged (nan: it did not)."""
+    (FINAL_METRICS -> float; VALIDATION_METRICS too with a validation split), and the epoch
+    at which it diverged (nan: it did not)."""
 
     condition: str
     seed: int
@@ -78,7 +79,9 @@ def history_frame(records: list[RunRecord]) -> pd.DataFrame:
 
 
 def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
-    """One row per run: condition, seed, run_key, FINAL_METRICS, diverged_epoch."""
+    """One row per run: condition, seed, run_key, FINAL_METRICS, diverged_epoch, then
+    VALIDATION_METRICS when a run has them (NaN for runs without; absent if none has)."""
+    val = [m for m in VALIDATION_METRICS if any(m in r.final for r in records)]
     return pd.DataFrame(
         [
             {
@@ -87,6 +90,7 @@ def runs_frame(records: list[RunRecord]) -> pd.DataFrame:
                 "run_key": r.run_key,
                 **{m: r.final[m] for m in FINAL_METRICS},
                 "diverged_epoch": r.diverged_epoch,
+                **{m: r.final.get(m, math.nan) for m in val},
             }
             for r in records
         ]

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from bnstudy.data import Dataset, dataset_file
 from bnstudy.engines.common import TrainResult
-from bnstudy.metrics import FINAL_METRICS, LOGGED_FINAL, epoch_metrics
+from bnstudy.metrics import LOGGED_FINAL, epoch_metrics, final_metrics
 from bnstudy.results import RunRecord, divergence
 from bnstudy.studies import Condition
 from bnstudy.tracking import (
@@ -70,7 +70,10 @@ def reusable(
             continue
         history = tracker.history(run.info.run_id, epoch_metrics(cond.train), cond.train.epochs)
         logged = run.data.metrics
-        final = {m: logged.get(LOGGED_FINAL[m], logged.get(m, float("nan"))) for m in FINAL_METRICS}
+        final = {
+            m: logged.get(LOGGED_FINAL[m], logged.get(m, float("nan")))
+            for m in final_metrics(cond.data)
+        }
         records[seed] = RunRecord(
             cond.name,
             seed,
@@ -135,7 +138,7 @@ def log_runs(
     records = {}
     for i, seed in enumerate(result.seeds):
         history = {m: _meaningful(result.history[m][i]) for m in epoch_metrics(cond.train)}
-        final = {m: _meaningful([result.final[m][i]])[0] for m in FINAL_METRICS}
+        final = {m: _meaningful([result.final[m][i]])[0] for m in final_metrics(cond.data)}
         diverged = _divergence(cfg, history, final, ds)
         record = RunRecord(
             cond.name,

@@ -24,6 +24,7 @@ from bnstudy.config import (
     ModelConfig,
     TrainConfig,
     check_run,
+    check_selection,
     structured,
 )
 
@@ -45,6 +46,7 @@ NEUTRAL = {
     "data.feature_scale": [],
     "data.feature_shift": [],
     "data.standardize": False,
+    "data.n_validation": 0,
 }
 
 
@@ -160,6 +162,8 @@ def check_names(study: DictConfig, conds: list[Condition]) -> None:
     """Every condition name that claims, published values and comparisons use must exist."""
     names = [c.name for c in conds]
     allowed = f"one of {', '.join(names)}"
+    for c in conds:
+        check_selection(study, [c.data], f" in condition {c.name!r}")
     for i, cl in enumerate(study.claims):
         for field_ in ("a", "b", "c", "d", "condition"):
             value = cl.get(field_)

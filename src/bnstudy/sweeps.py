@@ -4,7 +4,7 @@ is usable, and the seed bootstrap of these grid statistics.
 A group of an axis is a condition name without that axis's label ("bn_after" groups the
 conditions "bn_after lr=0.001", ..., "bn_after lr=3.0" of the axis ``lr``); its cells are its
 conditions in the axis's order. A group's **best** value is the one with the highest mean
-``select_on`` (a training-split measure: the test split never selects anything) among the
+``select_on`` (a training- or validation-split measure: the test split never selects) among the
 values where at most ``max_diverged`` of its seeds diverged (the first on ties). A value is
 **usable** when at most ``max_diverged`` of the seeds diverged there and the mean ``measure``
 is at least the mean at the best value minus ``margin``. On a numeric grid the largest usable

@@ -41,7 +41,8 @@ class TrainResult:
         ``train.extra_eval`` and LAYER_METRICS with ``train.layer_stats`` (absent otherwise)
     weights: ``layer/weight`` name -> float32 array (n_seeds, *weight_shape)
     final: FINAL_METRICS name -> (n_seeds,): the trained model evaluated (inference mode,
-        moving BN statistics) on the training set, as the article's ``model.evaluate`` does
+        moving BN statistics) on the training set, as the article's ``model.evaluate`` does;
+        with a validation split also VALIDATION_METRICS, the same on the validation split
     epoch_end: (n_seeds, epochs) seconds from the start of training to the end of each epoch
     """
 

@@ -13,7 +13,6 @@ from omegaconf import DictConfig
 from bnstudy.data import Dataset
 from bnstudy.engines.common import (
     EXTRA_METRICS,
-    FINAL_METRICS,
     LAYER_METRICS,
     M90_MOMENTUM,
     METRICS,
@@ -228,6 +227,9 @@ def train_keras(
         weights.append(model_weights(model))
         loss, acc = model.evaluate(ds.x_train, ds.y_train, batch_size=train.batch_size, verbose=0)
         finals.append({"train_loss": loss, "train_accuracy": acc})
+        if ds.has_validation:
+            loss, acc = model.evaluate(ds.x_val, ds.y_val, batch_size=train.batch_size, verbose=0)
+            finals[-1] |= {"validation_loss": loss, "validation_accuracy": acc}
         keras.backend.clear_session()
         if progress:
             progress(train.epochs)
@@ -237,6 +239,6 @@ def train_keras(
         weights={k: np.stack([w[k] for w in weights]) for k in weights[0]},
         engine="keras",
         seconds=time.perf_counter() - start,
-        final={m: np.array([f[m] for f in finals], dtype=np.float64) for m in FINAL_METRICS},
+        final={m: np.array([f[m] for f in finals], dtype=np.float64) for m in finals[0]},
         epoch_end=np.array(clock.ends).reshape(len(seeds), train.epochs),
     )

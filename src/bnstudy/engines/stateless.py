@@ -162,6 +162,11 @@ def train_stateless(
     train_loss, train_acc = (
         t.numpy()[slot_of].astype(np.float64) for t in evaluate(*state[:2], *data)
     )
+    final = {"train_loss": train_loss, "train_accuracy": train_acc}
+    if ds.has_validation:
+        val = [tf.constant(a) for a in (ds.x_val, ds.y_val)]
+        loss, acc = (t.numpy()[slot_of].astype(np.float64) for t in evaluate(*state[:2], *val))
+        final |= {"validation_loss": loss, "validation_accuracy": acc}
     names = _weight_names(net)
     variables = list(net.trainable_variables) + list(net.non_trainable_variables)
     values = list(state[0]) + list(state[1])
@@ -177,6 +182,6 @@ def train_stateless(
         weights=weights,
         engine="stateless",
         seconds=time.perf_counter() - start,
-        final={"train_loss": train_loss, "train_accuracy": train_acc},
+        final=final,
         epoch_end=np.tile(np.array(ends), (len(seeds), 1)),
     )

@@ -366,6 +366,11 @@ def train_vectorized(
     train_loss, train_acc = (
         t.numpy()[slot_of].astype(np.float64) for t in evaluate(p, stats, *data)
     )
+    final = {"train_loss": train_loss, "train_accuracy": train_acc}
+    if ds.has_validation:
+        val = (tf.constant(ds.x_val), tf.constant(ds.y_val))
+        loss, acc = (t.numpy()[slot_of].astype(np.float64) for t in evaluate(p, stats, *val))
+        final |= {"validation_loss": loss, "validation_accuracy": acc}
     trained = {k: t.numpy() for k, t in p.items()}
     for name in bn_names:
         trained |= {f"{name}/{s}": t.numpy() for s, t in zip(STATS, stats[name], strict=True)}
@@ -375,6 +380,6 @@ def train_vectorized(
         weights={k: trained[k][slot_of] for k in weights0},
         engine="vectorized",
         seconds=time.perf_counter() - start,
-        final={"train_loss": train_loss, "train_accuracy": train_acc},
+        final=final,
         epoch_end=np.tile(np.array(ends), (len(seeds), 1)),
     )
