@@ -62,16 +62,14 @@ MAX_GROUP_RUNS = 1024
 
 def without_per_slot(parts: dict[str, DictConfig]) -> dict:
     """``parts`` (part name -> config) as plain dicts without the PER_SLOT values: what must be
-    equal for runs to train in one group. Under ``train.xla`` the dropout rate stays (XLA
-    compiles it in as a constant; see engines/vectorized.py)."""
+    equal for runs to train in one group."""
     out = {part: OmegaConf.to_container(cfg, resolve=True) for part, cfg in parts.items()}
-    xla = bool(parts["train"].get("xla", False)) if "train" in parts else False
     for key in PER_SLOT:
         *path, name = key.split(".")
         node = out.get(path[0])
         for p in path[1:]:
             node = node.get(p) if isinstance(node, dict) else None
-        if isinstance(node, dict) and not (xla and key == "model.dropout"):
+        if isinstance(node, dict):
             node.pop(name, None)
     return out
 
@@ -87,10 +85,11 @@ def group_conditions(
 ) -> list[list[Condition]]:
     """``conds`` in groups that train together, in order of first appearance: those of the
     vectorized engine by :func:`group_key`, split so that no group has more than ``max_runs``
-    runs (``n_runs``: condition name -> its runs to train); those of other engines alone."""
+    runs (``n_runs``: condition name -> its runs to train); those of other engines, and those
+    compiled with XLA (whose rounding depends on the number of slots), alone."""
     groups: dict[str, list[list[Condition]]] = {}
     for c in conds:
-        if c.train.engine != "vectorized":
+        if c.train.engine != "vectorized" or c.train.xla:
             groups[c.name] = [[c]]
             continue
         chunks = groups.setdefault(group_key(c), [[]])
