@@ -17,6 +17,7 @@ def test_quick_defaults_and_explicit_values():
     assert (full.seeds, full.epochs, full.repeats, full.study_repeats) == (1, 100, 3, 3)
     assert full.scale_seeds == [5, 30, 100, 300] and full.variants == ["bn_after"]
     assert full.scale_conditions == ["baseline", "bn_after", "bn_before"]
+    assert (full.grid_repeats, a.grid_repeats) == (2, 1)
     assert full.families == ["cnn", "lstm", "classifier"] and a.families == ["classifier"]
     assert bench.parse_args(["--families", ""]).families == []
     fam = bench.parse_args(["--only-family-studies", "--family-studies", "classifier"])
@@ -61,6 +62,12 @@ def test_quick_benchmark_writes_reports(tmp_path):
     assert (row["fit_seeds"], row["stateless_seeds"], row["epochs"]) == (1, 2, 1)
     assert row["fit_seconds_per_run"] > 0 and row["stateless_seconds_per_run"] > 0
     assert "## Families: model.fit run after run vs the stateless engine" in md
+    # --quick: the learning_rate grid (27 conditions x 2 seeds x 2 epochs), once each way
+    grid = res["grid"]
+    assert grid["per"]["repetitions"][0]["calls"] == 27
+    assert grid["grouped"]["repetitions"][0]["calls"] == 3  # one group per placement
+    assert grid["grouped"]["repetitions"][0]["runs"] == 54 and grid["per_over_grouped"] > 0
+    assert "## learning_rate grid: per-condition vs grouped, training only" in md
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from bnstudy.config import compose, validate
 from bnstudy.engines.common import EXTRA_METRICS, LAYER_METRICS, METRICS, batch_orders
 from bnstudy.engines.keras_fit import train_keras
-from bnstudy.engines.vectorized import train_vectorized
+from bnstudy.engines.vectorized import train_vectorized, train_vectorized_group
 
 pytestmark = pytest.mark.slow
 SEEDS = [0, 3]
@@ -78,6 +78,48 @@ def test_same_weights_and_metrics_as_keras_fit(case, dataset):
                 np.testing.assert_array_equal(res.history[m], res.history[m.rsplit("_", 1)[0]])
     for m in ref.final:
         np.testing.assert_allclose(vec.final[m], ref.final[m], rtol=0, atol=1e-5, err_msg=m)
+
+
+#: learning rate, SGD momentum, BN momentum, dropout rate: per-slot values of one group.
+GROUPED = [(0.01, 0.9, 0.99, 0.0), (0.1, 0.5, 0.9, 0.3), (0.03, 0.0, 0.0, 0.5)]
+
+
+@pytest.mark.parametrize(
+    "structure",
+    [["model.placement=after"], ["model.placement=before", "model.input_bn=true"]],
+    ids=["after", "before_input_bn"],
+)
+def test_a_grouped_grid_is_keras_fit_condition_by_condition(structure, dataset):
+    """Conditions that differ in every per-slot value, dropout included, trained as one group:
+    each equals its own Keras ``fit`` (weights and every history metric within 1e-5). The
+    dropout masks are Keras's own (stateless, from ``[seed, step]``), identical, not only
+    equal in distribution; seed 3 sits at slots 3, 35 and 67."""
+    cfgs = [
+        validate(
+            compose(
+                [
+                    "train.epochs=3",
+                    *structure,
+                    f"train.learning_rate={lr}",
+                    f"train.momentum={mom}",
+                    f"model.bn.momentum={bn}",
+                    f"model.dropout={rate}",
+                ]
+            )
+        )
+        for lr, mom, bn, rate in GROUPED
+    ]
+    grouped = train_vectorized_group([(c.model, c.train, [3]) for c in cfgs], dataset)
+    for c, vec in zip(cfgs, grouped, strict=True):
+        ref = train_keras(c.model, c.train, dataset, [3])
+        what = f"lr={c.train.learning_rate} dropout={c.model.dropout}"
+        assert sorted(vec.weights) == sorted(ref.weights)
+        for k in ref.weights:
+            np.testing.assert_allclose(vec.weights[k], ref.weights[k], atol=1e-5, err_msg=what + k)
+        for m in METRICS:
+            np.testing.assert_allclose(vec.history[m], ref.history[m], atol=1e-5, err_msg=what + m)
+        for m in ref.final:
+            np.testing.assert_allclose(vec.final[m], ref.final[m], atol=1e-5, err_msg=what + m)
 
 
 def test_partial_last_batch_is_trained_like_keras(dataset):

@@ -11,7 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from bnstudy.config import ConfigError
 from bnstudy.paths import default_tracking_uri, workspace_root
-from bnstudy.studies import by_name, conditions
+from bnstudy.studies import by_name, conditions, make_condition
 from bnstudy.tracking import GROUP_TAG, KEY_TAG, Tracker, experiment_name, resolve_uri
 from bnstudy.train import train_study
 from tests.conftest import tiny_cfg
@@ -165,6 +165,48 @@ def test_train_study_logs_every_variant_in_one_call(saved_data):
             run = by_id[rec.run_id]
             assert (run.data.tags["condition"], run.data.tags["seed"]) == (variant, str(rec.seed))
     assert len(_runs(cfg, "parent")[1]) == 2
+
+
+@pytest.mark.slow
+def test_train_study_trains_conditions_differing_in_per_slot_values_as_one_group(
+    saved_data, monkeypatch
+):
+    """Two conditions that differ in learning rate, SGD and BN momentum and dropout train in
+    one ``train_vectorized_group`` call (a reused run left out), each logged as its own
+    condition, each run equal bit for bit to its condition trained alone."""
+    from bnstudy.engines import vectorized
+    from bnstudy.engines.vectorized import train_vectorized
+    from bnstudy.train import study_datasets
+
+    cfg = saved_data
+    parts = {
+        "a": {"model": {"placement": "after", "dropout": 0.3}, "train": {"learning_rate": 0.1}},
+        "b": {
+            "model": {"placement": "after", "bn": {"momentum": 0.9}},
+            "train": {"learning_rate": 0.03, "momentum": 0.5},
+        },
+    }
+    conds = [make_condition(cfg, {"v": k}, [p]) for k, p in parts.items()]
+    calls, real = [], vectorized.train_vectorized_group
+
+    def spy(runs, ds, progress=None):
+        calls.append([list(r[2]) for r in runs])
+        return real(runs, ds, progress)
+
+    monkeypatch.setattr(vectorized, "train_vectorized_group", spy)
+    train_study(cfg, conds[:1], [0], stage="test")
+    records = train_study(cfg, conds, [0, 1], stage="test")
+    assert calls == [[[0]], [[1], [0, 1]]]
+    assert [r.reused for r in records["a"]] == [True, False]
+    ds = study_datasets(cfg.study.name, conds)["a"]
+    for c in conds:
+        alone = train_vectorized(c.model, c.train, ds, [0, 1])
+        for i, rec in enumerate(records[c.name]):
+            for m in ("loss", "val_loss", "val_accuracy"):
+                # records keep float32's 7 significant digits (runlog._meaningful)
+                assert rec.history[m] == [float(f"{v:.7g}") for v in alone.history[m][i]], m
+    children = _runs(cfg)[1]
+    assert sorted(r.data.tags["condition"] for r in children) == ["a", "a", "b", "b"]
 
 
 @pytest.mark.slow

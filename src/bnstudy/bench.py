@@ -3,9 +3,11 @@
 The same runs trained three ways: (a) one fresh Python process per run, as the article's script
 does; (b) ``train_keras`` for every run in one process; (c) ``train_vectorized``, all seeds of a
 condition at once. Then the scaling of the whole training path in seeds (train and MLflow
-logging into a fresh store, ``train_study``), and the placement study (``dvc repro`` in a fresh
-copy of the repository). Every measurement runs in a fresh subprocess, whose wall time and
-peak memory are recorded. Writes ``<out>/benchmark.json`` and ``<out>/benchmark.md``.
+logging into a fresh store, ``train_study``), the learning_rate study's grid trained condition
+by condition vs in groups (``train_vectorized_group``, training only), and the placement study
+(``dvc repro`` in a fresh copy of the repository). Every measurement runs in a fresh
+subprocess, whose wall time and peak memory are recorded. Writes ``<out>/benchmark.json`` and
+``<out>/benchmark.md``.
 ``--only-equivalence`` (``make bench-equivalence``) compares the two engines' final test
 accuracies over 30 seeds instead, into ``<out>/equivalence.{json,md}``.
 """
@@ -37,10 +39,12 @@ PACKAGES = "tensorflow tensorflow-cpu keras numpy scipy scikit-learn hydra-core 
 FULL = {"seeds": 1, "epochs": 100, "repeats": 3, "scale_seeds": "5,30,100,300"}
 FULL |= {"scaling": True, "equivalence_seeds": 30, "study_repeats": 3}
 FULL |= {"families": "cnn,lstm,classifier", "family_epochs": 10}
-FULL |= {"scale_conditions": "baseline,bn_after,bn_before"}
+FULL |= {"scale_conditions": "baseline,bn_after,bn_before", "grid_repeats": 2}
 QUICK = {"seeds": 2, "epochs": 2, "repeats": 1, "scale_seeds": "2,3"}
 QUICK |= {"scaling": True, "equivalence_seeds": 2, "study_repeats": 0}
 QUICK |= {"families": "classifier", "family_epochs": 1, "scale_conditions": "bn_after"}
+QUICK |= {"grid_repeats": 1}
+GRID_STUDY = "learning_rate"  # the grid of the per-condition vs grouped rows
 STUDY_SEEDS = 30  # seeds per variant in the default study
 QUICK_STUDY = ["train.epochs=2", "study.seeds=[0,1]", "study.n_resamples=200"]
 Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancing the progress bar
@@ -71,6 +75,60 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
         seconds = time.perf_counter() - start
         out.append({**job, "seconds": seconds, "test_accuracy": res.history["val_accuracy"][:, -1]})
     return out[len(first) :]
+
+
+def grid_jobs(jobs: list[dict]) -> list[dict]:
+    """Worker side: for each job {mode: per | grouped, seeds, epochs (0: the study's own)}, the
+    GRID_STUDY's conditions trained with the vectorized engine, no MLflow: ``per`` one
+    ``train_vectorized`` per condition, ``grouped`` one ``train_vectorized_group`` per group of
+    ``studies.group_conditions``. An untimed 1-seed, 1-epoch run first pays TF's start-up."""
+    import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
+
+    from bnstudy.config import compose, validate
+    from bnstudy.data import build_dataset
+    from bnstudy.engines.vectorized import train_vectorized, train_vectorized_group
+    from bnstudy.studies import conditions, group_conditions
+
+    out = []
+    for job in jobs:
+        over = [f"train.epochs={job['epochs']}"] if job["epochs"] else []
+        conds = conditions(validate(compose([f"study={GRID_STUDY}", *over])))
+        seeds, ds = list(range(job["seeds"])), build_dataset(conds[0].data)
+        warm = validate(compose([f"study={GRID_STUDY}", "train.epochs=1"]))
+        train_vectorized(conditions(warm)[0].model, conditions(warm)[0].train, ds, [0])
+        start = time.perf_counter()
+        if job["mode"] == "per":
+            for c in conds:
+                train_vectorized(c.model, c.train, ds, seeds)
+            n_groups = len(conds)
+        else:
+            groups = group_conditions(conds, {c.name: len(seeds) for c in conds})
+            for g in groups:
+                train_vectorized_group([(c.model, c.train, seeds) for c in g], ds)
+            n_groups = len(groups)
+        seconds = time.perf_counter() - start
+        epochs = conds[0].train.epochs
+        out.append({**job, "epochs": epochs, "seconds": seconds, "calls": n_groups})
+        out[-1] |= {"conditions": len(conds), "runs": len(conds) * len(seeds)}
+    return out
+
+
+def bench_grid(repeats: int, seeds: int, epochs: int, step: Step) -> dict:
+    """GRID_STUDY's conditions x ``seeds``, per condition vs grouped, training only, each in a
+    fresh process, interleaved ``repeats`` times: seconds (median, min, max), peak RSS."""
+    reps: dict[str, list[dict]] = {"per": [], "grouped": []}
+    for r in range(repeats):
+        for mode in reps:
+            job = [{"mode": mode, "seeds": seeds, "epochs": epochs}]
+            res, m = step(f"grid rep {r + 1}: {mode}", worker, "grid", job)
+            reps[mode].append(res[0] | {"peak_rss_bytes": m["peak_rss_bytes"]})
+    out = {
+        mode: {"repetitions": v, "seconds": spread([x["seconds"] for x in v])}
+        | {"peak_rss_bytes": max(x["peak_rss_bytes"] for x in v)}
+        for mode, v in reps.items()
+    }
+    ratio = out["per"]["seconds"]["median"] / out["grouped"]["seconds"]["median"]
+    return out | {"per_over_grouped": ratio}
 
 
 def run_measured(cmd: list[str], cwd: Path | None = None) -> dict:
@@ -457,6 +515,23 @@ def render(res: dict) -> str:
             "untimed warm-up; tf.function tracing and compilation included.\n",
             table(head, rows) + "\n",
         ]
+    if grid := res.get("grid"):
+        head = ["way", "calls", "runs", "epochs", "median s", "min", "max", "peak RSS MB"]
+        rows = []
+        for k in ("per", "grouped"):
+            first = grid[k]["repetitions"][0]
+            rows.append([k, *(first[x] for x in ("calls", "runs", "epochs"))])
+            rows[-1] += [*grid[k]["seconds"].values(), grid[k]["peak_rss_bytes"] / 1e6]
+        md += [
+            f"## {GRID_STUDY} grid: per-condition vs grouped, training only\n\n"
+            "The study's conditions with the vectorized engine, no MLflow: one "
+            "`train_vectorized` per condition, or one `train_vectorized_group` per group of "
+            "conditions that differ only in per-slot values (`studies.group_conditions`); "
+            f"fresh processes after an untimed warm-up, {len(grid['per']['repetitions'])} "
+            "repetition(s) interleaved.\n",
+            table(head, rows)
+            + f"\n\nRatio of medians per / grouped: {grid['per_over_grouped']:.2f}x.\n",
+        ]
     if st := res["study"]:
         md.append(
             f"## Placement study\n\n`dvc repro report@placement` in a fresh copy (clean MLflow "
@@ -518,6 +593,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (3)")
     add("--families", help="family studies timed fit vs stateless; '' skips (cnn,lstm,classifier)")
     add("--family-epochs", type=int, help="epochs of the family rows (10)")
+    add("--grid-repeats", type=int, help="repetitions of the learning-rate grid rows; 0 skips (2)")
     add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no study")
     add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
     add("--only-family-studies", action="store_true", help="family studies vs fit processes")
@@ -547,6 +623,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         jobs = json.loads(jobs) if isinstance(jobs, str) else jobs
         if engine == "pipeline":
             res = pipeline_jobs(jobs)
+        elif engine == "grid":
+            res = grid_jobs(jobs)
         else:
             res = train_jobs(engine, jobs, bool(a.worker))
         print(json.dumps(res, default=lambda x: x.tolist()))
@@ -565,7 +643,7 @@ def main(argv: list[str] | None = None) -> dict | None:
     res: dict[str, Any] = {"command": " ".join(["python -m bnstudy.bench", *args])}
     res |= {"settings": settings, "machine": machine_info()}
     total = a.repeats * (len(a.variants) * a.seeds + 2) + a.scaling + a.study_repeats
-    total += 2 * len(a.families)
+    total += 2 * len(a.families) + 2 * a.grid_repeats
     with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("benchmark", total=total)
 
@@ -582,6 +660,8 @@ def main(argv: list[str] | None = None) -> dict | None:
         res["families"] = bench_families(
             a.families, STUDY_SEEDS if not a.quick else 2, fit_seeds, a.family_epochs, step
         )
+        grid_seeds = STUDY_SEEDS if not a.quick else 2
+        res["grid"] = a.grid_repeats and bench_grid(a.grid_repeats, grid_seeds, a.epochs, step)
         st = a.study_repeats and bench_study(a.study_repeats, QUICK_STUDY if a.quick else [], step)
         res |= {"equivalence": None, "study": st or None, "scaling": res["scaling"] or None}
     res = with_targets(res | {"seconds_total": time.perf_counter() - start})

@@ -3,10 +3,12 @@
 
 For each condition and a list of seeds it reuses the FINISHED MLflow runs that already exist
 for the same identity, trains the others with the configured engine, and logs each new run.
-All conditions train in this process (one TensorFlow import). Everything MLflow happens in a
+All conditions train in this process (one TensorFlow import); with the vectorized engine,
+conditions that differ only in per-run values (``studies.PER_SLOT``) train together in one
+computation (``studies.group_conditions``). Everything MLflow happens in a
 second process, started first (:mod:`bnstudy.runlog`): it imports MLflow and opens the store
 while this one imports TensorFlow, says which runs can be reused, and logs each condition's
-runs while the next condition trains, on the other core and sharing no state with training.
+runs while the next group trains, on the other core and sharing no state with training.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bnstudy.data import Dataset, build_dataset, dataset_file, load_dataset
 from bnstudy.engines.common import TrainResult
 from bnstudy.progress import Progress
 from bnstudy.results import RunRecord
-from bnstudy.studies import Condition
+from bnstudy.studies import Condition, group_conditions
 
 
 def study_datasets(
@@ -49,8 +51,9 @@ def train_study(
     """Train (or reuse) every seed of every condition: name -> one record per seed, in order.
 
     A FINISHED run with the same identity is reused (``tracking.resume``); the others are
-    trained together by ``train.engine``, one condition at a time, and published as MLflow
-    runs, children of their condition's parent run, in the study's experiment.
+    trained together by ``train.engine``, a group of conditions at a time, and published as
+    MLflow runs (one submission per condition), children of their condition's parent run, in
+    the study's experiment.
     """
     datasets = datasets or study_datasets(cfg.study.name, conds)
     with _logging_executor() as logger:
@@ -64,14 +67,13 @@ def train_study(
         for c in conds:
             done[c.name], todo[c.name] = found[c.name].result()
         pending: list[tuple[str, Future]] = []
-        for c in conds:
-            if not todo[c.name]:
-                continue
+        to_train = [c for c in conds if todo[c.name]]
+        for group in group_conditions(to_train, {c.name: len(todo[c.name]) for c in to_train}):
             _raise_failed(pending)
-            ds = datasets[c.name]
-            result = _train(c, todo[c.name], ds)
-            args = (cfg, c, result, stage, ds, provenance, time.time())
-            pending.append((c.name, logger.submit(_runlog, "log_runs", *args)))
+            ds = datasets[group[0].name]
+            for c, result in zip(group, _train(group, todo, ds), strict=True):
+                args = (cfg, c, result, stage, ds, provenance, time.time())
+                pending.append((c.name, logger.submit(_runlog, "log_runs", *args)))
         for name, job in pending:
             done[name].update(job.result())
     return {c.name: [done[c.name][s] for s in seeds] for c in conds}
@@ -110,14 +112,18 @@ def _raise_failed(pending: list[tuple[str, Future]]) -> None:
             raise job.exception()
 
 
-def _train(cond: Condition, seeds: list[int], ds: Dataset) -> TrainResult:
-    """Train ``seeds`` of ``cond`` with its configured engine."""
-    from bnstudy.engines import train_engine
+def _train(group: list[Condition], todo: dict[str, list[int]], ds: Dataset) -> list[TrainResult]:
+    """Train ``todo[c.name]`` of each condition ``c`` of ``group`` with their engine."""
+    from bnstudy.engines import train_group
 
-    engine = cond.train.engine
-    label = f"{cond.name} [{engine}] seeds {_span(seeds)}"
-    with Progress(label, len(seeds), cond.train.epochs) as bar:
-        return train_engine(engine, cond.model, cond.train, ds, seeds, bar)
+    first, engine = group[0], group[0].train.engine
+    seeds = todo[first.name]
+    label = f"{first.name} [{engine}] seeds {_span(seeds)}"
+    if len(group) > 1:
+        label = f"{len(group)} conditions ({first.name} .. {group[-1].name}) [{engine}]"
+    runs = [(c.model, c.train, todo[c.name]) for c in group]
+    with Progress(label, sum(len(r[2]) for r in runs), first.train.epochs) as bar:
+        return train_group(engine, runs, ds, bar)
 
 
 def _span(seeds: list[int]) -> str:

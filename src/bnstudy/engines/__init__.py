@@ -39,3 +39,22 @@ def train_engine(
 
         return train_stateless(model, train, ds, seeds, progress)
     raise ValueError(f"train.engine: {name!r} is not one of keras, vectorized, stateless")
+
+
+def train_group(
+    name: str,
+    runs: list[tuple[DictConfig, DictConfig, list[int]]],
+    ds: Dataset,
+    progress: Callable[[int], None] | None = None,
+) -> list[TrainResult]:
+    """Train a group of conditions ((model, train, seeds) each; see
+    ``bnstudy.studies.group_conditions``): the vectorized engine in one computation, the others
+    (one condition per group) as :func:`train_engine`. One TrainResult per condition."""
+    if name == "vectorized":
+        from bnstudy.engines.vectorized import train_vectorized_group
+
+        return train_vectorized_group(runs, ds, progress)
+    if len(runs) != 1:
+        raise ValueError(f"train.engine: {name!r} trains one condition at a time")
+    model, train, seeds = runs[0]
+    return [train_engine(name, model, train, ds, seeds, progress)]

@@ -8,16 +8,27 @@ networks for one epoch. The arithmetic mirrors Keras 3 on TensorFlow op for op (
 tf.nn.batch_normalization, sigmoid cross-entropy from logits, SGD ``m = m*momentum - lr*g;
 w += m``, Keras's stateless dropout), which is what the equivalence tests check.
 
-The model options (``model.use_bias``, ``model.input_bn``, ``model.dropout``) and the extra
+The model options (``model.use_bias``, ``model.input_bn``, dropout on or off) and the extra
 measurements (``train.extra_eval``, ``train.layer_stats``) are Python-level switches: with
 their defaults the traced graph has exactly the ops it had before they existed, so today's
 results are bit-identical and as fast.
+
+The values a grid varies (SGD learning rate and momentum, BN momentum, dropout rate:
+``bnstudy.studies.PER_SLOT``)
+are per-slot float32 tensors of shape (n_slots,), inputs of the compiled epoch, so conditions
+that differ only in them train together in one computation (:func:`train_vectorized_group`).
+Each is the float32 Keras uses (``1 - momentum`` and ``1 / (1 - rate)`` computed in float64
+first, as Keras computes them from Python floats), and elementwise products with them round
+exactly as products with the scalar constants did: a condition's results are bit-identical
+alone or in a group (tests/test_vectorized_group.py), and to the engine before per-slot values
+(checked by hand). With ``train.xla`` the dropout scale stays a compiled-in constant (XLA folds
+it into neighbouring products, so a tensor moved results by an ulp) and conditions train alone.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -65,24 +76,27 @@ class _Net:
     """Forward pass of S stacked MLPs; ``params`` maps weight names to (S, ...) tensors and
     ``stats`` maps each BN layer's name to its (moving mean, moving variance), (S, C) each."""
 
-    def __init__(self, model: DictConfig):
+    def __init__(self, model: DictConfig, xla: bool = False):
         self.placement = model.placement
         self.input_bn = bool(model.input_bn)
         self.use_bias = bool(model.use_bias)
-        self.rate = float(model.dropout)
-        self.momentum = float(model.bn.momentum)
+        #: XLA folds chains of multiplications by constants: with the dropout scale a tensor
+        #: its results moved by an ulp (BN + dropout), so under XLA it stays a constant.
+        self.const_scale = np.float32(1 / (1 - float(model.dropout))) if xla else None
         self.epsilon = float(model.bn.epsilon)
         self.bn_names = bn_layer_names(model)
 
-    def _bn(self, name, h, p, stats, training, batch):
+    def _bn(self, name, h, p, stats, training, batch, hp):
         moving_mean, moving_var = stats[name]
         if training:
             mean, var = tf.nn.moments(h, axes=[1], keepdims=True)  # (S, 1, C)
-            m = self.momentum
-            new_stats = (
-                moving_mean * m + mean[:, 0] * (1.0 - m),
-                moving_var * m + var[:, 0] * (1.0 - m),
-            )
+            new_stats = (moving_mean, moving_var)  # hp None: the moving statistics untouched
+            if hp is not None:
+                m, one_minus_m = hp["bn_momentum"][:, None], hp["bn_one_minus_momentum"][:, None]
+                new_stats = (
+                    moving_mean * m + mean[:, 0] * one_minus_m,
+                    moving_var * m + var[:, 0] * one_minus_m,
+                )
             if batch is not None:
                 batch[name] = (mean[:, 0], var[:, 0])
         else:
@@ -94,9 +108,11 @@ class _Net:
         return out, new_stats
 
     @_plain
-    def __call__(self, p, stats, x, training, keep=None, taps=None, batch=None):
+    def __call__(self, p, stats, x, training, hp=None, keep=None, taps=None, batch=None):
         """x: (S, B, features) -> (logits (S, B), new moving stats).
 
+        hp: the per-slot values (:func:`slot_values`, (S,) each); in training mode without
+        them the moving statistics are returned unchanged (and dropout needs them).
         keep: (S, B, hidden) dropout keep-mask, applied when given (training steps only).
         taps: a dict that receives each BN layer's input under its name and the hidden block's
         output (before dropout) under ``"hidden"``. batch: a dict that receives each BN layer's
@@ -108,7 +124,7 @@ class _Net:
         def bn(name, h):
             if taps is not None:
                 taps[name] = h
-            h, stats[name] = self._bn(name, h, p, stats, training, batch)
+            h, stats[name] = self._bn(name, h, p, stats, training, batch, hp)
             return h
 
         if self.input_bn:
@@ -126,10 +142,32 @@ class _Net:
         if taps is not None:
             taps["hidden"] = h
         if keep is not None:  # Keras's dropout: where(u >= rate, x * (1 / (1 - rate)), 0)
-            scale = tf.constant(1 / (1 - self.rate), dtype=h.dtype)
+            scale = self.const_scale
+            scale = hp["dropout_scale"][:, None, None] if scale is None else tf.constant(scale)
             h = tf.where(keep, h * scale, tf.constant(0, dtype=h.dtype))
         logits = tf.einsum("sbj,sjk->sbk", h, p["output/kernel"]) + p["output/bias"][:, None]
         return logits[..., 0], stats
+
+
+def slot_values(model: DictConfig, train: DictConfig) -> dict[str, np.float32]:
+    """The PER_SLOT values of one run as the float32 numbers Keras computes with: the SGD
+    learning rate and momentum, BN's momentum and ``1 - momentum``, the dropout rate and its
+    scale ``1 / (1 - rate)`` (both differences computed in float64, then rounded once)."""
+    m, rate = float(model.bn.momentum), float(model.dropout)
+    values = {
+        "learning_rate": float(train.learning_rate),
+        "momentum": float(train.momentum),
+        "bn_momentum": m,
+        "bn_one_minus_momentum": 1.0 - m,
+        "dropout_rate": rate,
+        "dropout_scale": 1 / (1 - rate),
+    }
+    return {k: np.float32(x) for k, x in values.items()}
+
+
+def per_slot(x, like):
+    """A per-slot value x (S,) shaped to broadcast against ``like`` (S, ...)."""
+    return tf.reshape(x, [-1] + [1] * (like.shape.rank - 1))
 
 
 def _loss_and_correct(logits, y):
@@ -146,19 +184,21 @@ def _unit_moments(h):
 
 
 def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
-    net = _Net(model)
-    bs, lr, mom = int(train.batch_size), float(train.learning_rate), float(train.momentum)
+    """The compiled functions of one group of runs; ``model``/``train`` give the structure
+    only (the PER_SLOT values come in as tensors)."""
     xla = bool(train.xla)
+    net = _Net(model, xla)
+    bs = int(train.batch_size)
     n_full, tail = divmod(n, bs)
     units = int(model.hidden_units)
     extra_eval, layer_stats = bool(train.extra_eval), bool(train.layer_stats)
 
     @_plain
-    def keep_mask(dropout_seed, step, rows):
+    def keep_mask(dropout_seed, rate, step, rows):
         """Each slot's dropout keep-mask (n_slots, rows, units) for training step ``step``
         (0-based, counted over all epochs): Keras's ``Dropout(rate, seed=s)`` draws
         ``stateless_uniform((rows, units), seed=[s, step])`` (its SeedGenerator state, cast to
-        int32 as Keras casts it) and keeps ``u >= rate``."""
+        int32 as Keras casts it) and keeps ``u >= rate`` (rate: (n_slots,))."""
         steps = tf.fill([n_slots], step)
         seeds = tf.cast(
             tf.math.floormod(tf.stack([dropout_seed, steps], axis=1), _SEED_MOD), tf.int32
@@ -166,30 +206,33 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
         u = tf.stack(
             [tf.random.stateless_uniform([rows, units], seed=seeds[k]) for k in range(n_slots)]
         )
-        return u >= net.rate
+        return u >= rate[:, None, None]
 
     @tf.function
-    def epoch_masks(dropout_seed, step0):
+    def epoch_masks(dropout_seed, rate, step0):
         """The keep-masks of one epoch's steps, whose first step is ``step0``: full batches
         (n_full, n_slots, batch, units) and the partial last batch (n_slots, tail, units).
         Never XLA-compiled: XLA's stateless random numbers differ from TensorFlow's kernels'."""
         full = tf.TensorArray(tf.bool, size=n_full, element_shape=[n_slots, bs, units])
         for i in tf.range(n_full):
-            full = full.write(i, keep_mask(dropout_seed, step0 + tf.cast(i, tf.int64), bs))
-        last = keep_mask(dropout_seed, step0 + n_full, tail) if tail else tf.zeros([0], tf.bool)
+            full = full.write(i, keep_mask(dropout_seed, rate, step0 + tf.cast(i, tf.int64), bs))
+        last = tf.zeros([0], tf.bool)
+        if tail:
+            last = keep_mask(dropout_seed, rate, step0 + n_full, tail)
         return {"full": full.stack(), "tail": last}
 
     @_plain
-    def step(p, v, stats, aux, xb, yb, keep):
+    def step(p, v, stats, aux, hp, xb, yb, keep):
         batch = {} if extra_eval else None
         with tf.GradientTape() as tape:
             tape.watch(list(p.values()))
-            logits, new_stats = net(p, stats, xb, training=True, keep=keep, batch=batch)
+            logits, new_stats = net(p, stats, xb, training=True, hp=hp, keep=keep, batch=batch)
             loss, correct = _loss_and_correct(logits, yb)
             mean_loss = tf.reduce_mean(loss, axis=1)  # (S,)
             objective = tf.reduce_sum(mean_loss)  # seeds are independent: sum keeps grads apart
         grads = tape.gradient(objective, p)
-        v = {k: v[k] * mom - grads[k] * lr for k in p}
+        lr, mom = hp["learning_rate"], hp["momentum"]
+        v = {k: v[k] * per_slot(mom, v[k]) - grads[k] * per_slot(lr, v[k]) for k in p}
         p = {k: p[k] + v[k] for k in p}
         size = tf.cast(tf.shape(yb)[1], tf.float32)
         if batch:  # the momentum-0.9 shadow of each BN layer's moving statistics
@@ -204,7 +247,7 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
         return p, v, new_stats, aux, mean_loss * size, tf.reduce_sum(correct, axis=1)
 
     @tf.function(jit_compile=xla, reduce_retracing=True)
-    def epoch(p, v, stats, aux, masks, x_train, y_train, order, x_test, y_test):
+    def epoch(p, v, stats, aux, hp, masks, x_train, y_train, order, x_test, y_test):
         xs = tf.gather(x_train, order)  # (S, n, 2)
         ys = tf.gather(y_train, order)  # (S, n)
         n_seeds = tf.shape(order)[0]
@@ -214,13 +257,13 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
             xb = tf.slice(xs, [0, i * bs, 0], [-1, bs, -1])
             yb = tf.slice(ys, [0, i * bs], [-1, bs])
             keep = masks["full"][i] if masks else None
-            p, v, stats, aux, dl, dc = step(p, v, stats, aux, xb, yb, keep)
+            p, v, stats, aux, dl, dc = step(p, v, stats, aux, hp, xb, yb, keep)
             loss_sum += dl
             correct_sum += dc
         if tail:
             xb, yb = xs[:, n_full * bs :], ys[:, n_full * bs :]
             keep = masks["tail"] if masks else None
-            p, v, stats, aux, dl, dc = step(p, v, stats, aux, xb, yb, keep)
+            p, v, stats, aux, dl, dc = step(p, v, stats, aux, hp, xb, yb, keep)
             loss_sum += dl
             correct_sum += dc
         vloss, vacc = evaluate(p, stats, x_test, y_test)
@@ -313,6 +356,10 @@ def seed_slots(seeds: list[int], period: int = SLOT_PERIOD) -> tuple[np.ndarray,
     return np.array(slot_of), np.array(filler)
 
 
+#: The runs of one group: (model config, train config, seeds) of each condition.
+Runs = Sequence[tuple[DictConfig, DictConfig, Sequence[int]]]
+
+
 def train_vectorized(
     model: DictConfig,
     train: DictConfig,
@@ -326,13 +373,56 @@ def train_vectorized(
     :func:`seed_slots`). ``train.extra_eval`` adds EXTRA_METRICS and ``train.layer_stats``
     LAYER_METRICS to the history (see :mod:`bnstudy.metrics`).
     """
+    return train_vectorized_group([(model, train, seeds)], ds, progress)[0]
+
+
+def group_structure(runs: Runs) -> tuple[DictConfig, DictConfig]:
+    """The (model, train) configs that build the graph of a group: the first run's, with
+    dropout on when any run has it. Raises ValueError if the runs differ in anything but the
+    PER_SLOT values, or if several train with XLA (``bnstudy.studies.group_conditions`` groups
+    only such runs): under XLA a run's rounding depends on the number of slots (measured: 32
+    and 64 agree, 32 and 96 do not), and the dropout scale is compiled in."""
+    from omegaconf import open_dict
+
+    from bnstudy.studies import without_per_slot
+
+    if runs[0][1].xla and len(runs) > 1:
+        raise ValueError("train_vectorized_group: with train.xla each condition trains alone")
+    first = without_per_slot({"model": runs[0][0], "train": runs[0][1]})
+    for model, train, _ in runs[1:]:
+        if without_per_slot({"model": model, "train": train}) != first:
+            raise ValueError("train_vectorized_group: runs differ in more than PER_SLOT values")
+    model = runs[0][0].copy()
+    with open_dict(model):
+        model.dropout = max(float(m.dropout) for m, _, _ in runs)
+    return model, runs[0][1]
+
+
+def train_vectorized_group(
+    runs: Runs, ds: Dataset, progress: Callable[[int], None] | None = None
+) -> list[TrainResult]:
+    """Train several conditions that differ only in PER_SLOT values in one computation: their
+    seeds side by side on the slot axis (a seed repeated between conditions takes the next
+    free slot of its residue, see :func:`seed_slots`), each slot with its own run's values.
+    ``progress(n)`` after each epoch with the number of runs.
+
+    Returns one TrainResult per condition, in order, each bit-identical to training that
+    condition alone; its ``seconds`` and ``epoch_end`` are the group's times scaled by the
+    condition's share of the group's runs.
+    """
     start = time.perf_counter()
-    slot_of, filler = seed_slots(list(seeds))
-    weights0 = stacked_initial_weights(model, list(seeds), ds.x_train.shape[1])
+    model, train = group_structure(runs)
+    seeds = [s for _, _, ss in runs for s in ss]
+    slot_of, filler = seed_slots(seeds)
+    n_features = ds.x_train.shape[1]
+    weights0 = [stacked_initial_weights(m, list(ss), n_features) for m, _, ss in runs]
+    weights0 = {k: np.concatenate([w[k] for w in weights0]) for k in weights0[0]}
     slots0 = {k: w[filler] for k, w in weights0.items()}
     n = len(ds.x_train)
     orders = np.stack([batch_orders(s, train.epochs, n) for s in seeds], axis=1)  # (E, S, n)
     orders = orders[:, filler]  # (E, n_slots, n)
+    values = [slot_values(m, t) for m, t, ss in runs for _ in ss]
+    hp = {k: tf.constant(np.array([values[i][k] for i in filler])) for k in values[0]}
     p = {k: tf.constant(slots0[k]) for k in TRAINABLE if k in slots0}
     v = {k: tf.zeros_like(t) for k, t in p.items()}
     bn_names = bn_layer_names(model)
@@ -355,9 +445,10 @@ def train_vectorized(
     rows, ends = [], []
     for e in range(train.epochs):
         if model.dropout > 0:
-            masks = epoch_masks(dropout_seed, tf.constant(e * steps_per_epoch, tf.int64))
+            step0 = tf.constant(e * steps_per_epoch, tf.int64)
+            masks = epoch_masks(dropout_seed, hp["dropout_rate"], step0)
         order = tf.constant(orders[e])
-        p, v, stats, aux, metrics = epoch(p, v, stats, aux, masks, *data, order, *test)
+        p, v, stats, aux, metrics = epoch(p, v, stats, aux, hp, masks, *data, order, *test)
         rows.append(metrics.numpy()[:, slot_of])
         ends.append(time.perf_counter() - start)
         if progress:
@@ -374,12 +465,33 @@ def train_vectorized(
     trained = {k: t.numpy() for k, t in p.items()}
     for name in bn_names:
         trained |= {f"{name}/{s}": t.numpy() for s, t in zip(STATS, stats[name], strict=True)}
-    return TrainResult(
-        seeds=list(seeds),
+    return _split(
+        runs,
         history=dict(zip(names, hist, strict=True)),
         weights={k: trained[k][slot_of] for k in weights0},
-        engine="vectorized",
-        seconds=time.perf_counter() - start,
         final=final,
-        epoch_end=np.tile(np.array(ends), (len(seeds), 1)),
+        seconds=time.perf_counter() - start,
+        ends=np.array(ends),
     )
+
+
+def _split(runs: Runs, history, weights, final, seconds, ends) -> list[TrainResult]:
+    """One TrainResult per condition from the group's arrays (every array (S_total, ...), the
+    conditions' seeds in order)."""
+    out, i, total = [], 0, sum(len(ss) for _, _, ss in runs)
+    for _, _, ss in runs:
+        part = slice(i, i + len(ss))
+        share = len(ss) / total
+        out.append(
+            TrainResult(
+                seeds=list(ss),
+                history={k: a[part] for k, a in history.items()},
+                weights={k: a[part] for k, a in weights.items()},
+                engine="vectorized",
+                seconds=seconds * share,
+                final={k: a[part] for k, a in final.items()},
+                epoch_end=np.tile(ends * share, (len(ss), 1)),
+            )
+        )
+        i += len(ss)
+    return out
