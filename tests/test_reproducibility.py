@@ -147,3 +147,17 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path):
         write_with(target, crash)
     assert target.read_text() == "old\n"
     assert [p.name for p in target.parent.iterdir()] == ["summary.csv"]
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "0"), ("1", "1")])
+def test_onednn_kernels_are_off_unless_the_user_sets_them(preset, expected):
+    """TensorFlow turns its oneDNN kernels on by itself on CPUs with AVX-512, which moves floats
+    between machines; importing bnstudy turns them off, and a value the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if preset is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = preset
+    code = "import os, bnstudy; print(os.environ['TF_ENABLE_ONEDNN_OPTS'])"
+    res = subprocess.run(
+        [str(BIN / "python"), "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert res.stdout.strip() == expected

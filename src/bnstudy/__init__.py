@@ -4,5 +4,10 @@ import os
 
 # Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow switches its oneDNN custom kernels on by itself on CPUs with AVX-512, and they round
+# differently: the same run then ends differently on two x86 machines (3 of the placement
+# study's 90 runs, measured). Off unless the user sets it, every machine computes the same
+# floats; the value is in every run's provenance tags.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 __version__ = "0.1.0"
