@@ -94,8 +94,8 @@ def grid_jobs(jobs: list[dict]) -> list[dict]:
         over = [f"train.epochs={job['epochs']}"] if job["epochs"] else []
         conds = conditions(validate(compose([f"study={GRID_STUDY}", *over])))
         seeds, ds = list(range(job["seeds"])), build_dataset(conds[0].data)
-        warm = validate(compose([f"study={GRID_STUDY}", "train.epochs=1"]))
-        train_vectorized(conditions(warm)[0].model, conditions(warm)[0].train, ds, [0])
+        warm = conditions(validate(compose([f"study={GRID_STUDY}", "train.epochs=1"])))[0]
+        train_vectorized(warm.model, warm.train, ds, [0])
         start = time.perf_counter()
         if job["mode"] == "per":
             for c in conds:

@@ -165,15 +165,10 @@ def split_validation(ds: Dataset, data: DictConfig) -> Dataset:
     """``data.n_validation`` rows of the training split as the validation split, stratified by
     class (scikit-learn's ``train_test_split`` with ``random_state=data.random_state``); the
     rest, in their original order, train. 0: ``ds`` unchanged."""
-    n_val = int(data.get("n_validation", 0) or 0)
+    n_val = int(data.get("n_validation", 0) or 0)  # its range: config.check_data
     if n_val == 0:
         return ds
     n = len(ds.y_train)
-    if not 0 < n_val < n:
-        raise ConfigError(
-            f"data.n_validation: {n_val} is not allowed; expected an integer in [0, {n - 1}] "
-            "(rows of the training split)"
-        )
     from sklearn.model_selection import train_test_split
 
     classes, counts = np.unique(ds.y_train, return_counts=True)
@@ -271,15 +266,15 @@ def load_dataset(path: str | Path) -> Dataset:
             f"data: {str(path)!r} is not a readable dataset file "
             f"({type(exc).__name__}); rebuild it with `bnstudy data <study>`"
         ) from None
-    for split in ("train", "test", "val")[: 3 if "x_val" in arrays else 2]:
-        x, y = arrays[f"x_{split}"], arrays.get(f"y_{split}")
-        y = y if y is not None else np.zeros(0)
+    splits = [s for s in ("train", "test", "val") if f"x_{s}" in arrays]
+    for split in splits:
+        x, y = arrays[f"x_{split}"], arrays.get(f"y_{split}", np.zeros(0))
         if x.ndim < 2 or y.shape != (x.shape[0],) or x.shape[0] == 0:
             raise ConfigError(
                 f"data: {str(path)!r} has x_{split} {x.shape} and y_{split} "
                 f"{y.shape}; expected (n, *input_shape) and (n,) with n > 0"
             )
-    for other in ("x_test", "x_val")[: 2 if "x_val" in arrays else 1]:
+    for other in (f"x_{s}" for s in splits[1:]):
         if arrays["x_train"].shape[1:] != arrays[other].shape[1:]:
             raise ConfigError(
                 f"data: {str(path)!r} has x_train {arrays['x_train'].shape} and {other} "

@@ -37,26 +37,25 @@ def train(cfg: DictConfig, stage: str = "train") -> None:
     """Train (or reuse) every run of the study; write results/<study>/ (with
     ``study.boundaries``, also the typical seeds' decision boundaries, boundaries.npz)."""
     from bnstudy.results import write_results
-    from bnstudy.train import train_study
+    from bnstudy.train import study_datasets, train_study
 
     conds = conditions(cfg)
-    records = train_study(cfg, conds, list(cfg.study.seeds), stage=stage)
+    datasets = study_datasets(cfg.study.name, conds)
+    records = train_study(cfg, conds, list(cfg.study.seeds), stage, datasets)
     write_results([r for recs in records.values() for r in recs], RESULTS_DIR / cfg.study.name)
     if cfg.study.get("boundaries", False):
-        write_study_boundaries(cfg, conds, records)
+        write_study_boundaries(cfg, datasets, records)
 
 
-def write_study_boundaries(cfg: DictConfig, conds: list, records: dict[str, list]) -> None:
+def write_study_boundaries(cfg: DictConfig, datasets: dict, records: dict[str, list]) -> None:
     """results/<study>/boundaries.npz: each condition's typical seed's decision boundary, its
     model rebuilt from the weights stored on its MLflow parent run (runs trained now and runs
-    reused alike)."""
+    reused alike); ``datasets``: condition name -> Dataset."""
     from bnstudy.boundaries import boundaries, write_boundaries
     from bnstudy.tracking import resolve_uri
-    from bnstudy.train import study_datasets
     from bnstudy.weights import load_run_model
 
     uri = resolve_uri(cfg)
-    datasets = study_datasets(cfg.study.name, conds)
     arrays = boundaries(records, datasets, lambda run_id: load_run_model(run_id, uri))
     write_boundaries(arrays, RESULTS_DIR / cfg.study.name)
 

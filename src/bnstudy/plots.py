@@ -30,6 +30,11 @@ def colour(condition: str, conditions: list[str] | None = None) -> str:
 
 def _save(fig: plt.Figure, path: str | Path) -> None:
     fig.tight_layout()
+    _write(fig, path)
+
+
+def _write(fig: plt.Figure, path: str | Path) -> None:
+    """Write ``fig`` as a PNG atomically and close it (its layout already done)."""
     write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
 
@@ -267,5 +272,4 @@ def decision_boundaries(b: dict[str, np.ndarray], path: str | Path) -> None:
     fig.tight_layout(rect=(0, 0, 0.92, 1))
     if shade is not None:
         fig.colorbar(shade, cax=fig.add_axes((0.935, 0.15, 0.012, 0.7)), label="P(class 1)")
-    write_with(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
-    plt.close(fig)
+    _write(fig, path)
