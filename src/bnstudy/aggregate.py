@@ -16,7 +16,6 @@ from omegaconf import DictConfig
 
 from bnstudy import stats
 from bnstudy.atomic import write_text, write_with
-from bnstudy.metrics import VALIDATION_METRICS
 from bnstudy.paths import CLAIMS_DIR, REPORTS_DIR
 from bnstudy.results import DIGITS, load_results
 from bnstudy.studies import Condition
@@ -97,7 +96,7 @@ def runs_table(
             row |= {m: last[m] for m in LAYER_MEASURES[:-1]}
             row["hidden_drift_mean"] = h["hidden_drift"].mean()
         rows.append(row)
-    val = [m for m in VALIDATION_METRICS if m in finals]
+    val = [m for m in ("validation_accuracy", "validation_loss") if m in finals]
     keep = ["condition", "seed", "run_key", "train_accuracy", "train_loss", "diverged_epoch", *val]
     runs = pd.DataFrame(rows).merge(
         finals[keep],
