@@ -36,6 +36,18 @@ def test_params_yaml_matches_conf(repo_root):
     check_params(repo_root / "params.yaml")
 
 
+def test_params_yaml_reads_back_as_omegaconf_reads_it(repo_root):
+    """The stages read params.yaml with PyYAML's safe loader (fast); it must give exactly what
+    OmegaConf.load gives, and the study list the ledger depends on."""
+    from bnstudy.config import load_params
+    from bnstudy.params import pipeline_studies
+
+    path = repo_root / "params.yaml"
+    fast = load_params(path)
+    assert OmegaConf.to_container(fast) == OmegaConf.to_container(OmegaConf.load(path))
+    assert list(fast.pipeline) == list(fast.studies) == pipeline_studies()
+
+
 def test_check_params_detects_a_stale_file(tmp_path):
     stale = tmp_path / "params.yaml"
     stale.write_text(composed_text(["train.epochs=7"]))

@@ -133,6 +133,33 @@ def test_prob_improvement_ties():
     assert stats.prob_improvement([1, 2], [1, 1]) + stats.prob_improvement([1, 1], [1, 2]) == 1.0
 
 
+def test_prob_improvement_equals_mann_whitney_on_resamples():
+    # the vectorized pair count gives scipy's U / (n m) exactly, ties and all, row by row
+    rng = np.random.default_rng(3)
+    a, b = rng.integers(0, 6, (50, 12)) / 4, rng.integers(0, 6, (50, 12)) / 4
+    u = sps.mannwhitneyu(a, b, axis=-1).statistic / 144
+    np.testing.assert_array_equal(stats._prob_improvement(a, b), u)
+    np.testing.assert_array_equal(stats._prob_improvement(a.T, b.T, axis=0), u)
+
+
+def test_bootstrap_ci_columns_equals_scipy_percentile_bootstrap():
+    # the same draws and quantiles as scipy.stats.bootstrap, column by column
+    x = np.random.default_rng(4).normal(size=(9, 5))
+    x[:, 2] = 0.25  # a flat column keeps its value
+    lo, hi = stats.bootstrap_ci_columns(x, confidence=0.9, n_resamples=FAST, seed=7)
+    for j in (0, 1, 3, 4):
+        ci = sps.bootstrap(
+            (x[:, j],),
+            np.mean,
+            n_resamples=FAST,
+            confidence_level=0.9,
+            method="percentile",
+            rng=np.random.default_rng(7),
+        ).confidence_interval
+        assert (lo[j], hi[j]) == pytest.approx((ci.low, ci.high), abs=1e-12)
+    assert lo[2] == hi[2] == 0.25
+
+
 def test_prob_improvement_ci_is_paired():
     b = np.arange(1.0, 6.0)
     a = b + 0.5  # each seed improves by 0.5, seeds overlap across

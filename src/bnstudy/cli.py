@@ -228,7 +228,7 @@ def cmd_ledger(args: argparse.Namespace) -> None:
     from bnstudy import pipeline
 
     params = load_params()
-    pipeline.ledger(params.ledger, list(params.studies))
+    pipeline.ledger(params.ledger, list(params.pipeline))
 
 
 def cmd_study(args: argparse.Namespace) -> None:

@@ -1,8 +1,10 @@
 """params.yaml: every study of the pipeline, composed from conf/, plus the claims ledger.
 
 ``studies.<name>`` is conf/config.yaml composed with ``study=<name>`` (each study listed in
-conf/pipeline.yaml); ``ledger`` is conf/ledger.yaml. DVC tracks params.yaml key by key, so a
-stage of one study depends only on that study's section.
+conf/pipeline.yaml); ``ledger`` is conf/ledger.yaml; ``pipeline`` is the list of study names,
+what the ledger stage depends on (not every study's whole section: the ledger reads only the
+studies' claim verdicts, which are its file dependencies). DVC tracks params.yaml key by key, so
+a stage of one study depends only on that study's section.
 """
 
 from __future__ import annotations
@@ -48,12 +50,11 @@ def study_config(name: str, overrides: list[str] | None = None, config_dir: Path
 
 def composed_text(overrides: list[str] | None = None, config_dir: Path = CONF_DIR) -> str:
     """The YAML of params.yaml; ``overrides`` apply to every study."""
-    studies = {
-        name: study_config(name, overrides, config_dir) for name in pipeline_studies(config_dir)
-    }
+    names = pipeline_studies(config_dir)
+    studies = {name: study_config(name, overrides, config_dir) for name in names}
     ledger = OmegaConf.to_container(OmegaConf.load(config_dir / "ledger.yaml"))
     header = "# Composed from conf/ by `bnstudy params` (make params): edit conf/, not this file.\n"
-    return header + OmegaConf.to_yaml({"studies": studies, "ledger": ledger})
+    return header + OmegaConf.to_yaml({"studies": studies, "ledger": ledger, "pipeline": names})
 
 
 def write_params(path: Path, overrides: list[str] | None = None) -> None:

@@ -39,6 +39,10 @@ def _write(fig: plt.Figure, path: str | Path) -> None:
     plt.close(fig)
 
 
+#: Conditions up to which each panel keeps its own legend; more get one legend beside both.
+_INSIDE_LEGEND = 8
+
+
 def learning_curves(
     curves: pd.DataFrame,
     histories: pd.DataFrame,
@@ -46,17 +50,28 @@ def learning_curves(
     threshold: float,
     confidence: float,
 ) -> None:
+    """:func:`learning_curves_figure`, written to ``path``."""
+    _write(learning_curves_figure(curves, histories, threshold, confidence), path)
+
+
+def learning_curves_figure(
+    curves: pd.DataFrame, histories: pd.DataFrame, threshold: float, confidence: float
+) -> plt.Figure:
     """Test accuracy and train loss per condition: mean with CI band, faint per-seed traces,
     and the first accuracy threshold as a dotted line.
 
     curves: rows (variant, epoch) with columns ``<metric>_mean``, ``<metric>_lo``, ``<metric>_hi``
-    for metric in (val_accuracy, loss); histories: the long per-epoch table of all runs.
+    for metric in (val_accuracy, loss); histories: the long per-epoch table of the runs to
+    trace (the report passes the runs that did not diverge, whose losses would set the scale).
     """
     variants = list(dict.fromkeys(curves["condition"]))
+    inside = len(variants) <= _INSIDE_LEGEND
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for ax, metric, ylabel, title in (
-        (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy"),
-        (axes[1], "loss", "train loss (binary cross-entropy)", "Training loss"),
+    # fixed legend corners (curves rise to the upper left and fall to the lower left):
+    # matplotlib's "best" tests every seed's trace and cost seconds per figure
+    for ax, metric, ylabel, title, corner in (
+        (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy", "lower right"),
+        (axes[1], "loss", "train loss (binary cross-entropy)", "Training loss", "upper right"),
     ):
         for v in variants:
             c = colour(v, variants)
@@ -71,9 +86,21 @@ def learning_curves(
         ax.set_ylabel(ylabel)
         ax.set_title(f"{title}: mean, {confidence:.0%} CI band, faint: seeds", fontsize=10)
         ax.grid(alpha=0.3)
-        ax.legend(title="condition", fontsize=8)
+        if inside:
+            ax.legend(title="condition", fontsize=8, loc=corner)
     axes[0].axhline(threshold, color="grey", ls=":", lw=1)
-    _save(fig, path)
+    if histories["loss"].max() > 10:  # a run that blew up without diverging: keep the rest visible
+        axes[1].set_yscale("log")
+        axes[1].set_ylabel("train loss (binary cross-entropy, log scale)")
+    if inside:
+        fig.tight_layout()
+        return fig
+    ncol = -(-len(variants) // 14)
+    fig.set_size_inches(11 + 1.9 * ncol, 4.6)
+    fig.tight_layout(rect=(0, 0, 11 / (11 + 1.9 * ncol), 1))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, title="condition", fontsize=7, ncol=ncol, loc="center right")
+    return fig
 
 
 def final_accuracy(

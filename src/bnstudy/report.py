@@ -269,7 +269,8 @@ def build_report(cfg: DictConfig, conds: list[Condition]) -> str:
     history, _ = load_results(study.name)
     conf, t0 = float(study.confidence), float(study.thresholds[0])
     figs = out / "figures"
-    plots.learning_curves(curves, history, figs / "learning_curves.png", t0, conf)
+    traced = history.merge(runs.loc[~runs["diverged"], ["condition", "seed"]])
+    plots.learning_curves(curves, traced, figs / "learning_curves.png", t0, conf)
     plots.final_accuracy(runs, summary, figs / "final_accuracy.png", conf)
     plots.accuracy_ecdf(runs, figs / "accuracy_ecdf.png")
     plots.reached_fraction(reached, t0, figs / "reached.png")

@@ -76,9 +76,14 @@ def bootstrap_ci(
 def bootstrap_ci_columns(
     x: ArrayLike, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile-bootstrap CI of the mean of every column of x (n_seeds, n_cols) in one call.
+    """Percentile-bootstrap CI of the mean of every column of x (n_seeds, n_cols).
 
     Returns (low, high), each (n_cols,). Used for learning-curve bands (one column per epoch).
+    Every column is resampled with the same draws, those of ``scipy.stats.bootstrap`` with
+    ``rng=np.random.default_rng(seed)``, and the same linear quantiles; the resampled means
+    are one matrix product, x transposed times the (n_seeds, n_resamples) draw counts, instead
+    of scipy's gather of n_resamples x n_seeds x n_cols values (measured with 9,999 resamples,
+    30 seeds, 100 epochs: about 3 times faster, bounds equal to 1e-15).
     Columns with zero spread get (v, v).
     """
     x = np.asarray(x, dtype=float)
@@ -86,22 +91,15 @@ def bootstrap_ci_columns(
         raise ValueError(f"expected a non-empty 2-D array, got shape {x.shape}")
     if x.shape[0] == 1:
         return x[0].copy(), x[0].copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", (RuntimeWarning, stats.DegenerateDataWarning))
-        res = stats.bootstrap(
-            (x,),
-            np.mean,
-            axis=0,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-    lo, hi = res.confidence_interval
+    n = x.shape[0]
+    draws = np.random.default_rng(seed).integers(0, n, (n_resamples, n))
+    cells = np.repeat(np.arange(n_resamples) * n, n) + draws.ravel()
+    counts = np.bincount(cells, minlength=n_resamples * n).reshape(n_resamples, n)
+    means = x.T @ counts.T / n  # (n_cols, n_resamples)
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(means, [alpha, 1 - alpha], axis=1)
     flat = np.all(x == x[0], axis=0)
-    lo = np.where(flat, x[0], lo)
-    hi = np.where(flat, x[0], hi)
-    return np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    return np.where(flat, x[0], lo), np.where(flat, x[0], hi)
 
 
 def iqm(x: ArrayLike) -> float:
@@ -145,8 +143,14 @@ def censored_median_ci(
 
 
 def _prob_improvement(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-    u = stats.mannwhitneyu(a, b, axis=axis, method="asymptotic").statistic
-    return u / (a.shape[axis] * b.shape[axis])
+    """Mann-Whitney U / (n m) along ``axis``, counted over all pairs: the same numbers as
+    ``scipy.stats.mannwhitneyu(a, b).statistic / (n m)`` (U is a multiple of 0.5, exact either
+    way) without ranking every bootstrap resample (measured: a 9,999-resample CI over 30 seeds
+    about twice as fast, bounds identical)."""
+    a, b = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
+    pairs = a[..., :, None], b[..., None, :]
+    u = np.greater(*pairs).sum(axis=(-2, -1)) + 0.5 * np.equal(*pairs).sum(axis=(-2, -1))
+    return u / (a.shape[-1] * b.shape[-1])
 
 
 def prob_improvement(a: ArrayLike, b: ArrayLike) -> float:
