@@ -66,7 +66,7 @@ services-deps: ## install Debian's PostgreSQL and Chromium if missing (apt-get, 
 test-services: setup services-deps ## tests against real PostgreSQL, mlflow server and Chromium
 	pytest -m services --durations=10
 
-bench: setup ## benchmark (about 10 minutes); writes reports/benchmark.{json,md}
+bench: setup ## benchmark (10-15 minutes on 2 cores); writes reports/benchmark.{json,md}
 	python -m bnstudy.bench
 
 bench-equivalence: setup ## keras fit vs vectorized over 30 seeds; writes reports/equivalence.{json,md}
