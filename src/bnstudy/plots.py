@@ -67,8 +67,9 @@ def learning_curves_figure(
     variants = list(dict.fromkeys(curves["condition"]))
     inside = len(variants) <= _INSIDE_LEGEND
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    # fixed legend corners (curves rise to the upper left and fall to the lower left):
-    # matplotlib's "best" tests every seed's trace and cost seconds per figure
+    # fixed legend corners, where the curves leave room (accuracy rises away from the lower
+    # right, the loss falls away from the upper right): matplotlib's "best" tests every seed's
+    # trace and cost seconds per figure
     for ax, metric, ylabel, title, corner in (
         (axes[0], "val_accuracy", "test accuracy (fraction)", "Test accuracy", "lower right"),
         (axes[1], "loss", "train loss (binary cross-entropy)", "Training loss", "upper right"),
