@@ -152,6 +152,42 @@ def test_resume_false_trains_again(saved_data):
 
 
 @pytest.mark.slow
+def test_a_result_splits_into_parts_that_keep_every_seed_row_and_the_seconds_per_run():
+    from bnstudy.engines.common import TrainResult
+
+    seeds = [4, 0, 7, 1, 3]
+    rows = np.arange(5.0)[:, None] * np.ones((1, 3))  # seed i's rows hold i
+    res = TrainResult(
+        seeds, {"loss": rows}, {"w": rows[:, :2]}, "vectorized", 10.0, {"train_loss": rows[:, 0]}
+    )
+    res.epoch_end = rows + 0.5
+    parts = res.parts(2)
+    assert [p.seeds for p in parts] == [[4, 0], [7, 1, 3]]
+    for p in parts:
+        idx = [seeds.index(s) for s in p.seeds]
+        for arr in (p.history["loss"], p.weights["w"], p.final["train_loss"], p.epoch_end - 0.5):
+            assert (arr.reshape(len(idx), -1)[:, 0] == idx).all()
+        assert p.seconds / len(p.seeds) == pytest.approx(res.seconds / len(seeds))
+    assert [p.seeds for p in res.parts(9)] == [[s] for s in seeds]
+    assert [p.seeds for p in res.parts(1)] == [seeds]
+
+
+@pytest.mark.slow
+def test_a_condition_logged_in_parts_has_every_run_finished_with_its_weights(saved_data):
+    """Five seeds, logged in parts by the logging processes: one parent, every run FINISHED,
+    every seed's weights on the parent, each record's run id in the store."""
+    cfg = saved_data
+    records = train_runs(cfg, "bn_after", [0, 1, 2, 3, 4])
+    client, runs = _runs(cfg)
+    (parent,) = _runs(cfg, "parent")[1]
+    assert {r.info.status for r in runs} == {"FINISHED"} and len(runs) == 5
+    assert sorted(r.info.run_id for r in runs) == sorted(r.run_id for r in records)
+    weights = [a.path for a in client.list_artifacts(parent.info.run_id, "weights")]
+    assert sorted(weights) == [f"weights/s00{s}.npz" for s in range(5)]
+    hosts = {r.data.tags["mlflow.parentRunId"] for r in runs}
+    assert hosts == {parent.info.run_id}
+
+
 def test_train_study_logs_every_variant_in_one_call(saved_data):
     cfg = saved_data
     records = train_study(cfg, _conds(cfg, "bn_before", "baseline"), [1, 0], stage="test")

@@ -31,3 +31,10 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
+
+
+def seed_span(seeds: list[int]) -> str:
+    """``0..29`` for a run of three or more consecutive seeds, else ``0,2,5``."""
+    if seeds == list(range(seeds[0], seeds[0] + len(seeds))) and len(seeds) > 2:
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ",".join(map(str, seeds))

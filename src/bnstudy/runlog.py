@@ -1,10 +1,11 @@
-"""The MLflow side of training, run in the logging process: which runs can be reused, and
+"""The MLflow side of training, run in the logging processes: which runs can be reused, and
 publishing the runs just trained.
 
-:func:`bnstudy.train.train_study` calls these in a separate process (no TensorFlow there, no
-shared random state), which opens the study's store once (:func:`store`) while the
-training process imports TensorFlow, answers which runs exist already, then logs each
-condition's runs while the next condition trains.
+:func:`bnstudy.train.train_study` calls these in separate processes (no TensorFlow there, no
+shared random state), each opening the study's store once (:func:`store`): the first
+answers which runs exist already while the training process imports TensorFlow; then each
+condition's new runs are logged, a part of its seeds per process, while the next condition
+trains.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tqdm import tqdm
 from bnstudy.data import Dataset, dataset_file
 from bnstudy.engines.common import TrainResult
 from bnstudy.metrics import LOGGED_FINAL, epoch_metrics, final_metrics
+from bnstudy.progress import seed_span
 from bnstudy.results import RunRecord, divergence
 from bnstudy.studies import Condition
 from bnstudy.tracking import (
@@ -92,6 +94,14 @@ def reusable(
     return records, todo
 
 
+def reusable_conditions(
+    cfg: DictConfig, conds: list[Condition], seeds: list[int], datasets: dict[str, Dataset]
+) -> dict[str, tuple[dict[int, RunRecord], list[int]]]:
+    """:func:`reusable` for every condition (``datasets``: condition name -> Dataset), in one
+    call: one logging process answers while the others are still starting."""
+    return {c.name: reusable(cfg, c, seeds, datasets[c.name]) for c in conds}
+
+
 def _divergence(cfg: DictConfig, history: dict, final: dict, ds: Dataset) -> float:
     return divergence(history, final, ds.chance(), cfg.study.chance_margin, ds.chance_loss())
 
@@ -103,10 +113,12 @@ def log_runs(
     stage: str,
     ds: Dataset,
     provenance: dict[str, str],
-    finished_at: float,
+    started_at: float,
 ) -> dict[int, RunRecord]:
     """Store the seeds' weights on the condition's parent run, then log one MLflow run per
-    trained seed, tagged with ``provenance`` (the training process's): seed -> record."""
+    trained seed, tagged with ``provenance`` (the training process's): seed -> record.
+    ``result`` may be a part of the condition's seeds (``TrainResult.parts``); ``started_at``
+    is when the condition's training started (seconds since the epoch)."""
     tracker = store(cfg)
     base_tags = {
         **provenance,
@@ -131,11 +143,10 @@ def log_runs(
         weights = {seed: result.seed_weights(i) for i, seed in enumerate(result.seeds)}
         write_condition_folder(Path(tmp), config, weights)
         tracker.log_artifacts(parent_id, Path(tmp))
-    start = finished_at - result.seconds
     path = dataset_file(cfg.study.name, cond.data)
     source = {"file": path, **OmegaConf.to_container(cond.data)}
     dataset = dataset_input(ds.x_train, ds.y_train, path.stem, ds.digest()[:16], source)
-    records = {}
+    records, ends = {}, result.epoch_end
     for i, seed in enumerate(result.seeds):
         history = {m: _meaningful(result.history[m][i]) for m in epoch_metrics(cond.train)}
         final = {m: _meaningful([result.final[m][i]])[0] for m in final_metrics(cond.data)}
@@ -150,7 +161,7 @@ def log_runs(
             reused=False,
             diverged_epoch=diverged,
         )
-        times = (start + result.epoch_end[i]).tolist() if result.epoch_end is not None else None
+        times = None if ends is None else (started_at + ends[i]).tolist()
         record.run_id = tracker.log_run(
             run_name=run_name(cond.name, seed),
             parent_id=parent_id,
@@ -170,7 +181,8 @@ def log_runs(
             dataset=dataset,
         )
         records[seed] = record
-    tqdm.write(f"{cond.name}: logged {len(records)} run(s) to {tracker.uri}", file=sys.stderr)
+    what = f"{len(records)} run(s), seeds {seed_span(result.seeds)}"
+    tqdm.write(f"{cond.name}: logged {what} to {tracker.uri}", file=sys.stderr)
     return records
 
 

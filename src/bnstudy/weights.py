@@ -2,8 +2,8 @@
 
 Per run, MLflow holds only what a person browses (params, tags, per-epoch metrics); the
 weights of a condition's seeds go to its parent run as ``weights/s<seed>.npz`` with the
-condition's ``config.yaml``, in one artifact upload per condition. :func:`load_run_model`
-rebuilds the trained Keras model of any run from them.
+condition's ``config.yaml``, in one artifact upload per logged part of the condition's
+seeds. :func:`load_run_model` rebuilds the trained Keras model of any run from them.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -57,3 +58,23 @@ class TrainResult:
     def seed_weights(self, i: int) -> dict[str, np.ndarray]:
         """Weights of the i-th seed, in the shapes of the Keras model."""
         return {k: v[i] for k, v in self.weights.items()}
+
+    def parts(self, n: int) -> list[TrainResult]:
+        """The seeds in at most ``n`` consecutive parts of near-equal size, each with its
+        seeds' rows of every array and its share of ``seconds`` (the same seconds per run)."""
+        bounds = np.linspace(0, len(self.seeds), min(n, len(self.seeds)) + 1).round().astype(int)
+        out = []
+        for lo, hi in itertools.pairwise(bounds):
+            rows = slice(int(lo), int(hi))
+            out.append(
+                TrainResult(
+                    seeds=self.seeds[rows],
+                    history={k: a[rows] for k, a in self.history.items()},
+                    weights={k: a[rows] for k, a in self.weights.items()},
+                    engine=self.engine,
+                    seconds=self.seconds * (hi - lo) / len(self.seeds),
+                    final={k: a[rows] for k, a in self.final.items()},
+                    epoch_end=None if self.epoch_end is None else self.epoch_end[rows],
+                )
+            )
+        return out
