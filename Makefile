@@ -16,7 +16,7 @@ export PATH := $(BIN):$(PATH)
 export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help setup params study studies test test-fast test-services services-deps bench \
-	bench-equivalence bench-families ui server server-stop server-status plots plots-template lint format clean
+	bench-equivalence bench-families bench-grid ui server server-stop server-status plots plots-template lint format clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,8 +68,11 @@ services-deps: ## install Debian's PostgreSQL and Chromium if missing (apt-get, 
 test-services: setup services-deps ## tests against real PostgreSQL, mlflow server and Chromium
 	pytest -m services --durations=10
 
-bench: setup ## benchmark (10-15 minutes on 2 cores); writes reports/benchmark.{json,md}
+bench: setup ## benchmark (about 10 minutes on 2 cores); writes reports/benchmark.{json,md}
 	python -m bnstudy.bench
+
+bench-grid: setup ## learning_rate grid per condition vs grouped (~4 min); reports/benchmark_grid.*
+	python -m bnstudy.bench --only-grid
 
 bench-equivalence: setup ## keras fit vs vectorized over 30 seeds; writes reports/equivalence.{json,md}
 	python -m bnstudy.bench --only-equivalence

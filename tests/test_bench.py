@@ -17,7 +17,7 @@ def test_quick_defaults_and_explicit_values():
     assert (full.seeds, full.epochs, full.repeats, full.study_repeats) == (1, 100, 3, 3)
     assert full.scale_seeds == [5, 30, 100, 300] and full.variants == ["bn_after"]
     assert full.scale_conditions == ["baseline", "bn_after", "bn_before"]
-    assert (full.grid_repeats, a.grid_repeats) == (2, 1)
+    assert (full.grid_repeats, a.grid_repeats) == (2, 1) and not full.only_grid
     assert full.families == ["cnn", "lstm", "classifier"] and a.families == ["classifier"]
     assert bench.parse_args(["--families", ""]).families == []
     fam = bench.parse_args(["--only-family-studies", "--family-studies", "classifier"])
@@ -27,7 +27,8 @@ def test_quick_defaults_and_explicit_values():
 
 @pytest.mark.slow
 def test_quick_benchmark_writes_reports(tmp_path):
-    """Three fresh processes (one per way): 1 variant x 1 seed x 2 epochs, 1 repetition."""
+    """Three fresh processes (one per way): 1 variant x 1 seed x 2 epochs, 1 repetition; the
+    scaling at 2 seeds; the classifier's family row."""
     argv = ["--quick", "--variants", "bn_after", "--seeds", "1", "--scale-seeds", "2"]
     bench.main([*argv, "--out", str(tmp_path)])
     res = json.loads((tmp_path / "benchmark.json").read_text())
@@ -62,11 +63,25 @@ def test_quick_benchmark_writes_reports(tmp_path):
     assert (row["fit_seeds"], row["stateless_seeds"], row["epochs"]) == (1, 2, 1)
     assert row["fit_seconds_per_run"] > 0 and row["stateless_seconds_per_run"] > 0
     assert "## Families: model.fit run after run vs the stateless engine" in md
-    # --quick: the learning_rate grid (27 conditions x 2 seeds x 2 epochs), once each way
-    grid = res["grid"]
+    # every step timed, in order: (a), (b), (c), scaling, the family row
+    steps = [x["step"] for x in res["steps"]]
+    assert steps[0].startswith("(a) rep 1") and steps[1].startswith("(b) 1 rep(s)")
+    assert steps[2].startswith("(c)") and steps[3].startswith("scaling")
+    assert steps[4] == "classifier: keras fit, stateless" and len(steps) == 5
+    assert all(x["seconds"] > 0 for x in res["steps"]) and "## Where the time goes" in md
+    assert "grid" not in res and "make bench-grid" in md
+
+
+@pytest.mark.slow
+def test_grid_benchmark_writes_its_report(tmp_path):
+    """--only-grid --quick: the learning_rate grid (27 conditions x 2 seeds x 2 epochs), once
+    each way."""
+    bench.main(["--only-grid", "--quick", "--out", str(tmp_path)])
+    grid = json.loads((tmp_path / "benchmark_grid.json").read_text())["grid"]
     assert grid["per"]["repetitions"][0]["calls"] == 27
     assert grid["grouped"]["repetitions"][0]["calls"] == 3  # one group per placement
     assert grid["grouped"]["repetitions"][0]["runs"] == 54 and grid["per_over_grouped"] > 0
+    md = (tmp_path / "benchmark_grid.md").read_text()
     assert "## learning_rate grid: per-condition vs grouped, training only" in md
 
 

@@ -3,13 +3,14 @@
 The same runs trained three ways: (a) one fresh Python process per run, as the article's script
 does; (b) ``train_keras`` for every run in one process; (c) ``train_vectorized``, all seeds of a
 condition at once. Then the scaling of the whole training path in seeds (train and MLflow
-logging into a fresh store, ``train_study``), the learning_rate study's grid trained condition
-by condition vs in groups (``train_vectorized_group``, training only), and the placement study
-(``dvc repro`` in a fresh copy of the repository). Every measurement runs in a fresh
-subprocess, whose wall time and peak memory are recorded. Writes ``<out>/benchmark.json`` and
-``<out>/benchmark.md``.
+logging into a fresh store, ``train_study``), each family's ``model.fit`` against its stateless
+engine, and the placement study (``dvc repro`` in a fresh copy of the repository). Every
+measurement runs in a fresh subprocess, whose wall time and peak memory are recorded. Writes
+``<out>/benchmark.json`` and ``<out>/benchmark.md``.
 ``--only-equivalence`` (``make bench-equivalence``) compares the two engines' final test
-accuracies over 30 seeds instead, into ``<out>/equivalence.{json,md}``.
+accuracies over 30 seeds instead, into ``<out>/equivalence.{json,md}``; ``--only-grid``
+(``make bench-grid``) times the learning_rate study's grid trained condition by condition vs
+in groups (``train_vectorized_group``, training only), into ``<out>/benchmark_grid.{json,md}``.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancin
 
 def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     """Worker side: train each job {variant, seeds, epochs (0: the study's own), xla, study
-    (default: the placement study)} and time it. The import, the
-    data and (``warmup``) a first 1-seed, 1-epoch run that pays TF's one-off start-up (runtime,
-    XLA compiler) stay out of the timings; each job still traces its own tf.function."""
+    (default: the placement study), engine (default: ``engine``)} and time it. The import, the
+    data and (``warmup``) a first 1-seed, 1-epoch run per engine that pays TF's one-off
+    start-up (runtime, XLA compiler) stay out of the timings; each job still traces its own
+    tf.function."""
     import tensorflow  # noqa: F401  (the one-off import stays out of the timings)
 
     from bnstudy.config import compose, validate
@@ -62,8 +64,11 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     from bnstudy.engines import train_engine
     from bnstudy.studies import conditions
 
-    out = []
-    first = [jobs[0] | {"seeds": jobs[0]["seeds"][:1], "epochs": 1}] if warmup else []
+    out, first_of = [], {}
+    for job in jobs:
+        first_of.setdefault(job.get("engine", engine), job)
+    first = [j | {"seeds": j["seeds"][:1], "epochs": 1} for j in first_of.values()]
+    first = first if warmup else []
     for job in [*first, *jobs]:
         xla = str(job.get("xla", False)).lower()
         over = [f"train.xla={xla}"] + ([f"train.epochs={job['epochs']}"] if job["epochs"] else [])
@@ -71,7 +76,7 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
         cond = {c.name: c for c in conditions(cfg)}[job["variant"]]
         ds = build_dataset(cond.data)
         start = time.perf_counter()
-        res = train_engine(engine, cond.model, cond.train, ds, job["seeds"])
+        res = train_engine(job.get("engine", engine), cond.model, cond.train, ds, job["seeds"])
         seconds = time.perf_counter() - start
         out.append({**job, "seconds": seconds, "test_accuracy": res.history["val_accuracy"][:, -1]})
     return out[len(first) :]
@@ -173,7 +178,9 @@ def spread(values: list[float]) -> dict:
 
 
 def bench_ways(variants: list[str], seeds: int, epochs: int, repeats: int, step: Step) -> dict:
-    """Ways (a), (b), (c) on the same runs, ``repeats`` times each, interleaved."""
+    """Ways (a), (b), (c) on the same runs, ``repeats`` times each: (a) a fresh process per
+    run and repetition; (b) and (c) one fresh process each, its repetitions in turn after one
+    untimed warm-up (the way itself is "every run in one process")."""
     n_runs = len(variants) * seeds
     jobs = [{"variant": v, "seeds": list(range(seeds)), "epochs": epochs} for v in variants]
     reps: dict[str, list[dict]] = {"a_process_per_run": [], "b_keras": [], "c_vectorized": []}
@@ -188,11 +195,16 @@ def bench_ways(variants: list[str], seeds: int, epochs: int, repeats: int, step:
         reps["a_process_per_run"].append(
             {"seconds_per_run": sum(secs) / n_runs, "run_seconds": secs, "peak_rss_bytes": peak}
         )
-        for key, engine in (("b_keras", "keras"), ("c_vectorized", "vectorized")):
-            res, m = step(f"({key[0]}) rep {r + 1}: {engine}", worker, engine, jobs)
-            t = sum(j["seconds"] for j in res)
-            m = {"process_seconds": m["seconds"], "peak_rss_bytes": m["peak_rss_bytes"]}
-            reps[key].append({"seconds_per_run": t / n_runs, "seconds": t} | m)
+    for key, engine in (("b_keras", "keras"), ("c_vectorized", "vectorized")):
+        desc = f"({key[0]}) {repeats} rep(s) in one process: {engine}"
+        res, m = step(desc, worker, engine, jobs * repeats)
+        for r in range(repeats):
+            t = sum(j["seconds"] for j in res[r * len(jobs) : (r + 1) * len(jobs)])
+            reps[key].append({"seconds_per_run": t / n_runs, "seconds": t})
+            reps[key][-1] |= {
+                "process_seconds": m["seconds"],
+                "peak_rss_bytes": m["peak_rss_bytes"],
+            }
     ways = {
         k: {"repetitions": v, "seconds_per_run": spread([x["seconds_per_run"] for x in v])}
         | {"peak_rss_bytes": max(x["peak_rss_bytes"] for x in v)}
@@ -279,15 +291,14 @@ def bench_equivalence(variants: list[str], seeds: int, epochs: int, step: Step) 
 def bench_families(studies: list[str], seeds: int, fit_seeds: int, epochs: int, step: Step) -> dict:
     """Per family study: its bn_after condition trained by ``model.fit`` run after run (way b,
     ``fit_seeds`` seeds) and by the stateless engine (all ``seeds`` at once), ``epochs`` epochs,
-    each in a fresh process after a warm-up: seconds per run and their ratio."""
+    both in one fresh process after a warm-up of each engine: seconds per run, their ratio."""
     out = {}
     for study in studies:
         job = {"study": study, "variant": "bn_after", "epochs": epochs}
-        (fit,), _ = step(
-            f"{study}: keras fit", worker, "keras", [job | {"seeds": list(range(fit_seeds))}]
-        )
-        (fast,), m = step(
-            f"{study}: stateless", worker, "stateless", [job | {"seeds": list(range(seeds))}]
+        fit_job = job | {"engine": "keras", "seeds": list(range(fit_seeds))}
+        fast_job = job | {"engine": "stateless", "seeds": list(range(seeds))}
+        (fit, fast), m = step(
+            f"{study}: keras fit, stateless", worker, "keras", [fit_job, fast_job]
         )
         b, c = fit["seconds"] / fit_seeds, fast["seconds"] / seeds
         out[study] = {
@@ -297,7 +308,7 @@ def bench_families(studies: list[str], seeds: int, fit_seeds: int, epochs: int, 
             "stateless_seeds": seeds,
             "stateless_seconds_per_run": c,
             "fit_over_stateless": b / c,
-            "stateless_peak_rss_bytes": m["peak_rss_bytes"],
+            "peak_rss_bytes": m["peak_rss_bytes"],
         }
     return out
 
@@ -468,11 +479,12 @@ def render(res: dict) -> str:
         f"Machine: {mach['cpus_usable']} CPUs, {mach['platform']}, Python {mach['python']}, "
         f"load average at start {mach['load_average_at_start'][0]:.2f}; versions in "
         f"benchmark.json.\n\n{res['runs']} runs ({', '.join(s['variants'])} x {s['seeds']} "
-        f"seeds x {s['epochs']} epochs), {s['repeats']} repetition(s), every way in fresh "
-        "processes. Seconds per run: (a) wall time of one `python -m bnstudy.bench --one-run` "
-        "process per run (import, data, model.fit, exit); (b) `train_keras` in one process, "
-        "import excluded; (c) `train_vectorized` per variant, tf.function tracing included; "
-        "(b), (c) and the scaling runs follow an untimed 1-seed, 1-epoch warm-up run. "
+        f"seeds x {s['epochs']} epochs), {s['repeats']} repetition(s). Seconds per run: (a) "
+        "wall time of one fresh `python -m bnstudy.bench --one-run` process per run and "
+        "repetition (import, data, model.fit, exit); (b) `train_keras`, every run and "
+        "repetition in one fresh process, import excluded; (c) `train_vectorized` per "
+        "variant, likewise, tf.function tracing included; (b), (c) and the scaling runs "
+        "follow an untimed 1-seed, 1-epoch warm-up run. "
         "Peak RSS: max of the largest process's ru_maxrss and the tree's summed RSS.\n",
         "## Three ways\n\n" + table(["way", "median s/run", "min", "max", "peak RSS MB"], ways),
         f"\nRatios of medians: (a)/(b) = {ratios['a_over_b']:.1f}x, "
@@ -505,32 +517,13 @@ def render(res: dict) -> str:
         md += ["## Equivalence: final test accuracy\n", table(head, rows) + "\n"]
     if fam := res.get("families"):
         head = ["study (bn_after)", "epochs", "fit seeds", "fit s/run", "stateless seeds"]
-        head += ["stateless s/run", "fit / stateless", "stateless peak RSS MB"]
-        rows = [
-            [k, *list(v.values())[:-1], v["stateless_peak_rss_bytes"] / 1e6] for k, v in fam.items()
-        ]
+        head += ["stateless s/run", "fit / stateless", "peak RSS MB"]
+        rows = [[k, *list(v.values())[:-1], v["peak_rss_bytes"] / 1e6] for k, v in fam.items()]
         md += [
             "## Families: model.fit run after run vs the stateless engine\n\n"
-            "Each family study's bn_after condition, both engines in fresh processes after an "
-            "untimed warm-up; tf.function tracing and compilation included.\n",
+            "Each family study's bn_after condition, both engines in one fresh process, each "
+            "after an untimed warm-up; tf.function tracing and compilation included.\n",
             table(head, rows) + "\n",
-        ]
-    if grid := res.get("grid"):
-        head = ["way", "calls", "runs", "epochs", "median s", "min", "max", "peak RSS MB"]
-        rows = []
-        for k in ("per", "grouped"):
-            first = grid[k]["repetitions"][0]
-            rows.append([k, *(first[x] for x in ("calls", "runs", "epochs"))])
-            rows[-1] += [*grid[k]["seconds"].values(), grid[k]["peak_rss_bytes"] / 1e6]
-        md += [
-            f"## {GRID_STUDY} grid: per-condition vs grouped, training only\n\n"
-            "The study's conditions with the vectorized engine, no MLflow: one "
-            "`train_vectorized` per condition, or one `train_vectorized_group` per group of "
-            "conditions that differ only in per-slot values (`studies.group_conditions`); "
-            f"fresh processes after an untimed warm-up, {len(grid['per']['repetitions'])} "
-            "repetition(s) interleaved.\n",
-            table(head, rows)
-            + f"\n\nRatio of medians per / grouped: {grid['per_over_grouped']:.2f}x.\n",
         ]
     if st := res["study"]:
         md.append(
@@ -541,6 +534,13 @@ def render(res: dict) -> str:
             f"(min {st['seconds']['min']:.1f}, max {st['seconds']['max']:.1f}), "
             f"peak RSS {st['peak_rss_bytes'] / 1e6:.0f} MB.\n"
         )
+    md.append(
+        "The learning_rate grid trained condition by condition vs in groups has its own "
+        "target: `make bench-grid` (reports/benchmark_grid.md).\n"
+    )
+    if steps := res.get("steps"):
+        rows = [[x["step"], x["seconds"]] for x in steps]
+        md += ["## Where the time goes\n", table(["step", "seconds"], rows) + "\n"]
     note = " (--quick sizes, not the target's setting)" if s["quick"] else ""
     rows = []
     for k, t in res["targets"].items():
@@ -549,6 +549,46 @@ def render(res: dict) -> str:
         judged = verdict[t["pass"]] + (note if t["pass"] is not None else "")
         rows.append([k.replace("bytes", "MB"), t["goal"] / unit, value, judged])
     return "\n".join([*md, "## Targets\n", table(["target", "goal", "measured", "verdict"], rows)])
+
+
+def render_grid(grid: dict) -> str:
+    """The grid rows: per condition vs grouped."""
+    head = ["way", "calls", "runs", "epochs", "median s", "min", "max", "peak RSS MB"]
+    rows = []
+    for k in ("per", "grouped"):
+        first = grid[k]["repetitions"][0]
+        rows.append([k, *(first[x] for x in ("calls", "runs", "epochs"))])
+        rows[-1] += [*grid[k]["seconds"].values(), grid[k]["peak_rss_bytes"] / 1e6]
+    return (
+        f"## {GRID_STUDY} grid: per-condition vs grouped, training only\n\n"
+        "The study's conditions with the vectorized engine, no MLflow: one "
+        "`train_vectorized` per condition, or one `train_vectorized_group` per group of "
+        "conditions that differ only in per-slot values (`studies.group_conditions`); "
+        f"fresh processes after an untimed warm-up, {len(grid['per']['repetitions'])} "
+        "repetition(s) interleaved.\n\n"
+        + table(head, rows)
+        + f"\n\nRatio of medians per / grouped: {grid['per_over_grouped']:.2f}x.\n"
+    )
+
+
+def grid_main(a: argparse.Namespace) -> dict:
+    """``--only-grid`` (``make bench-grid``): writes benchmark_grid.{json,md}."""
+    start = time.perf_counter()
+
+    def step(desc: str, fn: Callable, *args: Any) -> Any:
+        print(desc, file=sys.stderr, flush=True)
+        return fn(*args)
+
+    seeds = STUDY_SEEDS if not a.quick else 2
+    grid = bench_grid(a.grid_repeats, seeds, a.epochs, step)
+    res = {"seconds_total": time.perf_counter() - start, "machine": machine_info(), "grid": grid}
+    md = (
+        f"# Grouped training benchmark\n\n`{' '.join(['python -m bnstudy.bench', *a.argv])}` "
+        f"({res['seconds_total']:.0f} s).\n\n" + render_grid(grid)
+    )
+    write_text(a.out / "benchmark_grid.json", json.dumps(res, indent=2, default=float) + "\n")
+    write_text(a.out / "benchmark_grid.md", md)
+    return res
 
 
 def equivalence_main(a: argparse.Namespace) -> dict:
@@ -593,7 +633,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--study-repeats", type=int, help="timed `dvc repro` of the study; 0 skips it (3)")
     add("--families", help="family studies timed fit vs stateless; '' skips (cnn,lstm,classifier)")
     add("--family-epochs", type=int, help="epochs of the family rows (10)")
-    add("--grid-repeats", type=int, help="repetitions of the learning-rate grid rows; 0 skips (2)")
+    add("--only-grid", action="store_true", help="the learning-rate grid, per vs grouped, only")
+    add("--grid-repeats", type=int, help="repetitions of --only-grid's rows (2)")
     add("--quick", action="store_true", help="tiny sizes (2 seeds, 2 epochs), no study")
     add("--out", type=Path, default=REPORTS_DIR, help="output folder (reports)")
     add("--only-family-studies", action="store_true", help="family studies vs fit processes")
@@ -602,6 +643,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--study", default="placement", help="internal: the study of --one-run")
     add("--worker", nargs=2, metavar=("ENGINE", "JOBS"), help=argparse.SUPPRESS)
     a = p.parse_args(argv)
+    a.argv = sys.argv[1:] if argv is None else list(argv)
     for k, v in (QUICK if a.quick else FULL).items():
         setattr(a, k, v if getattr(a, k) is None else getattr(a, k))
     a.variants = a.variants.split(",")
@@ -633,23 +675,27 @@ def main(argv: list[str] | None = None) -> dict | None:
         return equivalence_main(a)
     if a.only_family_studies:
         return families_main(a)
+    if a.only_grid:
+        return grid_main(a)
     from rich.console import Console
     from rich.progress import Progress, TimeElapsedColumn
 
     start, console = time.perf_counter(), Console(stderr=True)
-    settings = {k: v for k, v in vars(a).items() if k not in ("one_run", "worker")}
+    settings = {k: v for k, v in vars(a).items() if k not in ("one_run", "worker", "argv")}
     settings["out"] = str(a.out)
-    args = sys.argv[1:] if argv is None else argv
-    res: dict[str, Any] = {"command": " ".join(["python -m bnstudy.bench", *args])}
+    res: dict[str, Any] = {"command": " ".join(["python -m bnstudy.bench", *a.argv])}
     res |= {"settings": settings, "machine": machine_info()}
-    total = a.repeats * (len(a.variants) * a.seeds + 2) + a.scaling + a.study_repeats
-    total += 2 * len(a.families) + 2 * a.grid_repeats
+    total = a.repeats * len(a.variants) * a.seeds + 2 + a.scaling + a.study_repeats
+    total += len(a.families)
+    steps: list[dict] = []
     with Progress(*Progress.get_default_columns(), TimeElapsedColumn(), console=console) as bar:
         task = bar.add_task("benchmark", total=total)
 
         def step(desc: str, fn: Callable, *args: Any) -> Any:
             bar.update(task, description=desc)
+            begin = time.perf_counter()
             out = fn(*args)
+            steps.append({"step": desc, "seconds": time.perf_counter() - begin})
             bar.advance(task)
             return out
 
@@ -660,11 +706,9 @@ def main(argv: list[str] | None = None) -> dict | None:
         res["families"] = bench_families(
             a.families, STUDY_SEEDS if not a.quick else 2, fit_seeds, a.family_epochs, step
         )
-        grid_seeds = STUDY_SEEDS if not a.quick else 2
-        res["grid"] = a.grid_repeats and bench_grid(a.grid_repeats, grid_seeds, a.epochs, step)
         st = a.study_repeats and bench_study(a.study_repeats, QUICK_STUDY if a.quick else [], step)
         res |= {"equivalence": None, "study": st or None, "scaling": res["scaling"] or None}
-    res = with_targets(res | {"seconds_total": time.perf_counter() - start})
+    res = with_targets(res | {"steps": steps, "seconds_total": time.perf_counter() - start})
     write_text(a.out / "benchmark.json", json.dumps(res, indent=2, default=float) + "\n")
     write_text(a.out / "benchmark.md", render(res) + "\n")
     med = ", ".join(f"{k} {w['seconds_per_run']['median']:.2f}" for k, w in res["ways"].items())
