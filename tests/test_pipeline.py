@@ -164,7 +164,7 @@ def test_second_repro_is_a_no_op_and_the_rebuild_reproduces(study):
     assert "Data and pipelines are up to date" in res.stdout + res.stderr
     assert len(_store(repo)[1]) == 9
     _commit(repo, "results")
-    _run(["dvc", "repro", "-f", "analyze@placement"], repo)
+    _run(["dvc", "repro", "-f", "report@placement"], repo)
     assert "identical to the committed" in _run(["bnstudy", "check"], repo).stdout
 
 
@@ -214,12 +214,11 @@ def test_editing_one_condition_reruns_one_study_and_trains_only_that_condition(s
             ln.split("'")[1] for ln in res.stdout.splitlines() if ln.startswith("Running stage")
         )
         assert ran == [
-            "analyze@placement",
             "data@placement",
             "ledger",
             "report@placement",
             "train@placement",
-        ] or ran == ["analyze@placement", "ledger", "report@placement", "train@placement"]
+        ] or ran == ["ledger", "report@placement", "train@placement"]
         for c in ("baseline", "bn_after"):
             assert f"{c}: reusing 3 finished run(s)" in res.stderr
         logged = re.findall(r"^bn_before: logged (\d+) run\(s\)", res.stderr, re.M)
