@@ -173,9 +173,17 @@ def test_a_result_splits_into_parts_that_keep_every_seed_row_and_the_seconds_per
 
 
 @pytest.mark.slow
-def test_a_condition_logged_in_parts_has_every_run_finished_with_its_weights(saved_data):
-    """Five seeds, logged in parts by the logging processes: one parent, every run FINISHED,
-    every seed's weights on the parent, each record's run id in the store."""
+def test_a_condition_logged_in_parts_has_every_run_finished_with_its_weights(
+    saved_data, monkeypatch
+):
+    """Five seeds, logged in two parts by the two logging processes: one parent, every run
+    FINISHED, every seed's weights on the parent, each record's run id in the store."""
+    from bnstudy import train
+    from bnstudy.engines.common import TrainResult
+
+    monkeypatch.setattr(train, "LOG_PART_MIN", 2)
+    sizes, real = [], TrainResult.parts
+    monkeypatch.setattr(TrainResult, "parts", lambda r, n: sizes.append(n) or real(r, n))
     cfg = saved_data
     records = train_runs(cfg, "bn_after", [0, 1, 2, 3, 4])
     client, runs = _runs(cfg)
@@ -185,7 +193,7 @@ def test_a_condition_logged_in_parts_has_every_run_finished_with_its_weights(sav
     weights = [a.path for a in client.list_artifacts(parent.info.run_id, "weights")]
     assert sorted(weights) == [f"weights/s00{s}.npz" for s in range(5)]
     hosts = {r.data.tags["mlflow.parentRunId"] for r in runs}
-    assert hosts == {parent.info.run_id}
+    assert hosts == {parent.info.run_id} and sizes == [2]
 
 
 def test_train_study_logs_every_variant_in_one_call(saved_data):

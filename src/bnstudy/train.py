@@ -8,8 +8,8 @@ conditions that differ only in per-run values (``studies.PER_SLOT``) train toget
 computation (``studies.group_conditions``). Everything MLflow happens in separate
 processes, started first (:mod:`bnstudy.runlog`): one imports MLflow and opens the store
 while this one imports TensorFlow and says which runs can be reused; then each condition's
-new runs are logged, in LOG_WORKERS parts at once, while the next group trains, sharing no
-state with training.
+new runs are logged (from 2 * LOG_PART_MIN runs on, in LOG_WORKERS parts at once) while the
+next group trains, sharing no state with training.
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ from bnstudy.studies import Condition, group_conditions
 #: ORM), more than training a run at 30+ seeds; two processes share the store (WAL) and log
 #: 300 runs in 18.5 s instead of 29.5 s on 2 cores.
 LOG_WORKERS = 2
+#: Fewest new runs of a condition per logging part: a second logging process costs ~3 s of CPU
+#: to start (spawn, MLflow import), about what logging 30 runs costs.
+LOG_PART_MIN = 50
 
 
 def study_datasets(
@@ -76,7 +79,8 @@ def train_study(
             ds = datasets[group[0].name]
             for c, result in zip(group, _train(group, todo, ds), strict=True):
                 started = time.time() - result.seconds
-                for part in result.parts(LOG_WORKERS):
+                n_parts = max(1, min(LOG_WORKERS, len(result.seeds) // LOG_PART_MIN))
+                for part in result.parts(n_parts):
                     args = (cfg, c, part, stage, ds, provenance, started)
                     pending.append((c.name, logger.submit(_runlog, "log_runs", *args)))
         for name, job in pending:
