@@ -50,7 +50,9 @@ def test_quick_benchmark_writes_reports(tmp_path):
         "runs_900_seconds_in_article_runs",
         "runs_900_store_bytes",
         "runs_900_peak_rss_bytes",
+        "bench_seconds",
     }
+    assert res["targets"]["bench_seconds"]["value"] == res["seconds_total"]
     (point,) = res["scaling"]["points"]
     assert (point["seeds"], point["runs"]) == (2, 2) and point["store_bytes"] > 0
     assert res["targets"]["speedup_a_over_c_at_30_seeds"]["pass"] is None  # no 30-seed point
