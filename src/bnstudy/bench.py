@@ -52,6 +52,12 @@ QUICK_STUDY = ["train.epochs=2", "study.seeds=[0,1]", "study.n_resamples=200"]
 Step = Callable[..., Any]  # step(description, fn, *args) -> fn(*args), advancing the progress bar
 
 
+def _print_step(desc: str, fn: Callable, *args: Any) -> Any:
+    """The Step of the single-part targets (equivalence, families, grid): say, then run."""
+    print(desc, file=sys.stderr, flush=True)
+    return fn(*args)
+
+
 def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     """Worker side: train each job {variant, seeds, epochs (0: the study's own), xla, study
     (default: the placement study), engine (default: ``engine``)} and time it. The import, the
@@ -65,11 +71,11 @@ def train_jobs(engine: str, jobs: list[dict], warmup: bool) -> list[dict]:
     from bnstudy.engines import train_engine
     from bnstudy.studies import conditions
 
-    out, first_of = [], {}
-    for job in jobs:
+    first_of: dict[str, dict] = {}  # the first job of each engine, for its warm-up
+    for job in jobs if warmup else []:
         first_of.setdefault(job.get("engine", engine), job)
     first = [j | {"seeds": j["seeds"][:1], "epochs": 1} for j in first_of.values()]
-    first = first if warmup else []
+    out = []
     for job in [*first, *jobs]:
         xla = str(job.get("xla", False)).lower()
         over = [f"train.xla={xla}"] + ([f"train.epochs={job['epochs']}"] if job["epochs"] else [])
@@ -346,11 +352,7 @@ def families_main(a: argparse.Namespace) -> dict:
     """``--only-family-studies`` (``make bench-families``): writes benchmark_families.{json,md}."""
     start = time.perf_counter()
 
-    def step(desc: str, fn: Callable, *args: Any) -> Any:
-        print(desc, file=sys.stderr, flush=True)
-        return fn(*args)
-
-    fam = bench_family_studies(a.family_studies, step)
+    fam = bench_family_studies(a.family_studies, _print_step)
     res = {"seconds_total": time.perf_counter() - start, "machine": machine_info()}
     res["families"] = fam
     head = ["study", "runs", "one fit process s", "x runs s", "clean rebuild s", "speedup"]
@@ -577,12 +579,8 @@ def grid_main(a: argparse.Namespace) -> dict:
     """``--only-grid`` (``make bench-grid``): writes benchmark_grid.{json,md}."""
     start = time.perf_counter()
 
-    def step(desc: str, fn: Callable, *args: Any) -> Any:
-        print(desc, file=sys.stderr, flush=True)
-        return fn(*args)
-
     seeds = STUDY_SEEDS if not a.quick else 2
-    grid = bench_grid(a.grid_repeats, seeds, a.epochs, step)
+    grid = bench_grid(a.grid_repeats, seeds, a.epochs, _print_step)
     res = {"seconds_total": time.perf_counter() - start, "machine": machine_info(), "grid": grid}
     md = (
         f"# Grouped training benchmark\n\n`{' '.join(['python -m bnstudy.bench', *a.argv])}` "
@@ -597,11 +595,7 @@ def equivalence_main(a: argparse.Namespace) -> dict:
     """``--only-equivalence``: both engines over the same seeds; writes equivalence.{json,md}."""
     start = time.perf_counter()
 
-    def step(desc: str, fn: Callable, *args: Any) -> Any:
-        print(desc, file=sys.stderr, flush=True)
-        return fn(*args)
-
-    eq = bench_equivalence(a.equivalence_variants, a.equivalence_seeds, a.epochs, step)
+    eq = bench_equivalence(a.equivalence_variants, a.equivalence_seeds, a.epochs, _print_step)
     res = {"seconds_total": time.perf_counter() - start, "machine": machine_info()}
     res["equivalence"] = eq
     head = ["condition", "seeds", "keras mean", "vectorized mean", "max abs diff"]
