@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bnstudy.config import compose, validate
-from bnstudy.data import Dataset
+from bnstudy.data import Dataset, build_dataset
 from bnstudy.engines.vectorized import seed_slots, train_vectorized, train_vectorized_group
 from bnstudy.studies import conditions, group_conditions, group_key
 
@@ -87,6 +87,26 @@ def test_a_grouped_grid_equals_each_condition_alone(structure, tiny):
     assert len(ends) == len(cfgs) - 1
 
 
+@pytest.mark.slow
+def test_runs_on_different_data_train_together_as_they_train_alone(dataset, tiny):
+    """Each condition on its own dataset (same shapes: another draw of the rows), in one group
+    with a seed shared between them: each equals its condition trained alone on its data."""
+    d = dataset
+    other = Dataset(d.x_train[100:200], d.y_train[100:200], d.x_test[100:200], d.y_test[100:200])
+    a = _cfg("model.placement=after", "model.dropout=0.3")
+    b = _cfg("model.placement=after", "model.dropout=0.3", "train.learning_rate=0.3")
+    runs = [(a.model, a.train, [0, 3]), (a.model, a.train, [3]), (b.model, b.train, [3, 5])]
+    data = [tiny, other, other]
+    grouped = train_vectorized_group(runs, data)
+    for (model, train, seeds), ds, g in zip(runs, data, grouped, strict=True):
+        assert_identical(g, train_vectorized(model, train, ds, seeds), f"{seeds}")
+    # the data matters: the same condition and seed on the two datasets ends differently
+    assert not np.array_equal(grouped[0].history["loss"][1], grouped[1].history["loss"][0])
+    smaller = Dataset(d.x_train[:50], d.y_train[:50], d.x_test[:100], d.y_test[:100])
+    with pytest.raises(ValueError, match="shapes"):
+        train_vectorized_group(runs[:2], [tiny, smaller])
+
+
 def test_group_rejects_runs_that_differ_in_structure(tiny):
     a, b = _cfg("model.placement=after"), _cfg("model.placement=before")
     with pytest.raises(ValueError, match="PER_SLOT"):
@@ -138,3 +158,23 @@ def test_groups_are_capped_and_need_the_vectorized_engine_without_xla():
     lr = _study("learning_rate", "train.xla=true")
     assert [len(g) for g in _groups(lr)] == [1] * 27  # XLA's rounding depends on the slots
     assert len({group_key(c) for c in lr}) == 3
+
+
+def test_conditions_on_data_of_the_same_shapes_group_when_the_shapes_are_known():
+    """dataset_draws: 3 placements x 10 draws of the circles data, grouped by placement once
+    the datasets' shapes are given (without them, data configs that differ never group);
+    data_preparation: raw and standardized inputs of each model share a group."""
+    draws = _study("dataset_draws")
+    n_runs = dict.fromkeys((c.name for c in draws), 30)
+    assert [len(g) for g in group_conditions(draws, n_runs)] == [1] * 30
+    shapes = {c.name: build_dataset(c.data).shapes() for c in draws}
+    groups = group_conditions(draws, n_runs, shapes=shapes)
+    assert [len(g) for g in groups] == [10, 10, 10]
+    assert all(len({c.model.placement for c in g}) == 1 for g in groups)
+    shapes[draws[0].name] = (("x_train", (499, 2), "<f4"),)
+    assert [len(g) for g in group_conditions(draws, n_runs, shapes=shapes)] == [1, 9, 10, 10]
+    prep = _study("data_preparation")
+    shapes = {c.name: build_dataset(c.data).shapes() for c in prep}
+    groups = group_conditions(prep, dict.fromkeys(shapes, 30), shapes=shapes)
+    assert [len(g) for g in groups] == [2, 2, 2, 2]
+    assert all({c.labels["inputs"] for c in g} == {"raw", "standardized"} for g in groups)

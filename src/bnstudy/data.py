@@ -50,6 +50,11 @@ class Dataset:
             out |= {"x_val": self.x_val, "y_val": self.y_val}
         return out
 
+    def shapes(self) -> tuple:
+        """The splits' names, shapes and dtypes: datasets with equal ones can be trained side
+        by side (``studies.group_conditions``)."""
+        return tuple((k, a.shape, a.dtype.str) for k, a in self.arrays().items())
+
     @property
     def n_classes(self) -> int:
         """Number of classes: 1 + the largest label in either split (at least 2)."""

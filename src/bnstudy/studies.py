@@ -77,24 +77,30 @@ def without_per_slot(parts: dict[str, DictConfig]) -> dict:
 
 
 def group_key(cond: Condition) -> str:
-    """Conditions with the same key can train in one group: same model structure, data and
-    training setup, whatever their PER_SLOT values."""
-    return digest(without_per_slot({part: getattr(cond, part) for part in PARTS}))
+    """Conditions with the same key can train in one group if their datasets have the same
+    shapes: same model structure and training setup, whatever their PER_SLOT values."""
+    return digest(without_per_slot({"model": cond.model, "train": cond.train}))
 
 
 def group_conditions(
-    conds: list[Condition], n_runs: dict[str, int], max_runs: int = MAX_GROUP_RUNS
+    conds: list[Condition],
+    n_runs: dict[str, int],
+    max_runs: int = MAX_GROUP_RUNS,
+    shapes: dict[str, tuple] | None = None,
 ) -> list[list[Condition]]:
     """``conds`` in groups that train together, in order of first appearance: those of the
-    vectorized engine by :func:`group_key`, split so that no group has more than ``max_runs``
-    runs (``n_runs``: condition name -> its runs to train); those of other engines, and those
+    vectorized engine by :func:`group_key` and their datasets' shapes (``shapes``: condition
+    name -> ``Dataset.shapes()``; without it, by their data config: conditions on different
+    data never share a group), split so that no group has more than ``max_runs`` runs
+    (``n_runs``: condition name -> its runs to train); those of other engines, and those
     compiled with XLA (whose rounding depends on the number of slots), alone."""
-    groups: dict[str, list[list[Condition]]] = {}
+    groups: dict[tuple, list[list[Condition]]] = {}
     for c in conds:
         if c.train.engine != "vectorized" or c.train.xla:
-            groups[c.name] = [[c]]
+            groups[(c.name,)] = [[c]]
             continue
-        chunks = groups.setdefault(group_key(c), [[]])
+        data = shapes[c.name] if shapes is not None else digest(part_identity("data", c.data))
+        chunks = groups.setdefault((group_key(c), data), [[]])
         if chunks[-1] and sum(n_runs[x.name] for x in chunks[-1]) + n_runs[c.name] > max_runs:
             chunks.append([])
         chunks[-1].append(c)

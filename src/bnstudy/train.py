@@ -74,14 +74,15 @@ def train_study(
             done[name], todo[name] = records, left
         pending: list[tuple[str, Future]] = []
         to_train = [c for c in conds if todo[c.name]]
-        for group in group_conditions(to_train, {c.name: len(todo[c.name]) for c in to_train}):
+        n_runs = {c.name: len(todo[c.name]) for c in to_train}
+        shapes = {c.name: datasets[c.name].shapes() for c in to_train}
+        for group in group_conditions(to_train, n_runs, shapes=shapes):
             _raise_failed(pending)
-            ds = datasets[group[0].name]
-            for c, result in zip(group, _train(group, todo, ds), strict=True):
+            for c, result in zip(group, _train(group, todo, datasets), strict=True):
                 started = time.time() - result.seconds
                 n_parts = max(1, min(LOG_WORKERS, len(result.seeds) // LOG_PART_MIN))
                 for part in result.parts(n_parts):
-                    args = (cfg, c, part, stage, ds, provenance, started)
+                    args = (cfg, c, part, stage, datasets[c.name], provenance, started)
                     pending.append((c.name, logger.submit(_runlog, "log_runs", *args)))
         for name, job in pending:
             done[name].update(job.result())
@@ -123,8 +124,11 @@ def _raise_failed(pending: list[tuple[str, Future]]) -> None:
             raise job.exception()
 
 
-def _train(group: list[Condition], todo: dict[str, list[int]], ds: Dataset) -> list[TrainResult]:
-    """Train ``todo[c.name]`` of each condition ``c`` of ``group`` with their engine."""
+def _train(
+    group: list[Condition], todo: dict[str, list[int]], datasets: dict[str, Dataset]
+) -> list[TrainResult]:
+    """Train ``todo[c.name]`` of each condition ``c`` of ``group`` on ``datasets[c.name]``
+    with their engine."""
     from bnstudy.engines import train_group
 
     first, engine = group[0], group[0].train.engine
@@ -134,4 +138,4 @@ def _train(group: list[Condition], todo: dict[str, list[int]], ds: Dataset) -> l
         label = f"{len(group)} conditions ({first.name} .. {group[-1].name}) [{engine}]"
     runs = [(c.model, c.train, todo[c.name]) for c in group]
     with Progress(label, sum(len(r[2]) for r in runs), first.train.epochs) as bar:
-        return train_group(engine, runs, ds, bar)
+        return train_group(engine, runs, [datasets[c.name] for c in group], bar)

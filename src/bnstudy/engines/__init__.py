@@ -7,7 +7,7 @@ Both take (model config, train config, dataset, seeds, progress) and return a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,17 +44,17 @@ def train_engine(
 def train_group(
     name: str,
     runs: list[tuple[DictConfig, DictConfig, list[int]]],
-    ds: Dataset,
+    datasets: Sequence[Dataset],
     progress: Callable[[int], None] | None = None,
 ) -> list[TrainResult]:
-    """Train a group of conditions ((model, train, seeds) each; see
+    """Train a group of conditions ((model, train, seeds) each, and each its dataset; see
     ``bnstudy.studies.group_conditions``): the vectorized engine in one computation, the others
     (one condition per group) as :func:`train_engine`. One TrainResult per condition."""
     if name == "vectorized":
         from bnstudy.engines.vectorized import train_vectorized_group
 
-        return train_vectorized_group(runs, ds, progress)
+        return train_vectorized_group(runs, datasets, progress)
     if len(runs) != 1:
         raise ValueError(f"train.engine: {name!r} trains one condition at a time")
     model, train, seeds = runs[0]
-    return [train_engine(name, model, train, ds, seeds, progress)]
+    return [train_engine(name, model, train, datasets[0], seeds, progress)]

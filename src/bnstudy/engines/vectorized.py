@@ -15,8 +15,9 @@ results are bit-identical and as fast.
 
 The values a grid varies (SGD learning rate and momentum, BN momentum, dropout rate:
 ``bnstudy.studies.PER_SLOT``)
-are per-slot float32 tensors of shape (n_slots,), inputs of the compiled epoch, so conditions
-that differ only in them train together in one computation (:func:`train_vectorized_group`).
+are per-slot float32 tensors of shape (n_slots,), inputs of the compiled epoch, and so are the
+data (every slot has its run's dataset, (n_slots, rows, ...)), so conditions that differ only
+in them and in their data train together in one computation (:func:`train_vectorized_group`).
 Each is the float32 Keras uses (``1 - momentum`` and ``1 / (1 - rate)`` computed in float64
 first, as Keras computes them from Python floats), and elementwise products with them round
 exactly as products with the scalar constants did: a condition's results are bit-identical
@@ -194,31 +195,33 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
     extra_eval, layer_stats = bool(train.extra_eval), bool(train.layer_stats)
 
     @_plain
-    def keep_mask(dropout_seed, rate, step, rows):
+    def keep_mask(seeds, slot_seed, rate, step, rows):
         """Each slot's dropout keep-mask (n_slots, rows, units) for training step ``step``
         (0-based, counted over all epochs): Keras's ``Dropout(rate, seed=s)`` draws
         ``stateless_uniform((rows, units), seed=[s, step])`` (its SeedGenerator state, cast to
-        int32 as Keras casts it) and keeps ``u >= rate`` (rate: (n_slots,))."""
-        steps = tf.fill([n_slots], step)
-        seeds = tf.cast(
-            tf.math.floormod(tf.stack([dropout_seed, steps], axis=1), _SEED_MOD), tf.int32
-        )
+        int32 as Keras casts it) and keeps ``u >= rate`` (rate: (n_slots,)). The uniforms are
+        drawn once per distinct seed (``seeds``) and gathered to the slots (``slot_seed``: the
+        index into ``seeds`` of each slot's seed): conditions of a group share their seeds."""
+        n_seeds = seeds.shape[0]
+        steps = tf.fill([n_seeds], step)
+        keys = tf.cast(tf.math.floormod(tf.stack([seeds, steps], axis=1), _SEED_MOD), tf.int32)
         u = tf.stack(
-            [tf.random.stateless_uniform([rows, units], seed=seeds[k]) for k in range(n_slots)]
+            [tf.random.stateless_uniform([rows, units], seed=keys[k]) for k in range(n_seeds)]
         )
-        return u >= rate[:, None, None]
+        return tf.gather(u, slot_seed) >= rate[:, None, None]
 
     @tf.function
-    def epoch_masks(dropout_seed, rate, step0):
+    def epoch_masks(seeds, slot_seed, rate, step0):
         """The keep-masks of one epoch's steps, whose first step is ``step0``: full batches
         (n_full, n_slots, batch, units) and the partial last batch (n_slots, tail, units).
         Never XLA-compiled: XLA's stateless random numbers differ from TensorFlow's kernels'."""
         full = tf.TensorArray(tf.bool, size=n_full, element_shape=[n_slots, bs, units])
         for i in tf.range(n_full):
-            full = full.write(i, keep_mask(dropout_seed, rate, step0 + tf.cast(i, tf.int64), bs))
+            step = step0 + tf.cast(i, tf.int64)
+            full = full.write(i, keep_mask(seeds, slot_seed, rate, step, bs))
         last = tf.zeros([0], tf.bool)
         if tail:
-            last = keep_mask(dropout_seed, rate, step0 + n_full, tail)
+            last = keep_mask(seeds, slot_seed, rate, step0 + n_full, tail)
         return {"full": full.stack(), "tail": last}
 
     @_plain
@@ -248,8 +251,8 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
 
     @tf.function(jit_compile=xla, reduce_retracing=True)
     def epoch(p, v, stats, aux, hp, masks, x_train, y_train, order, x_test, y_test):
-        xs = tf.gather(x_train, order)  # (S, n, 2)
-        ys = tf.gather(y_train, order)  # (S, n)
+        xs = tf.gather(x_train, order, batch_dims=1)  # (S, n, features)
+        ys = tf.gather(y_train, order, batch_dims=1)  # (S, n)
         n_seeds = tf.shape(order)[0]
         loss_sum = tf.zeros([n_seeds])
         correct_sum = tf.zeros([n_seeds])
@@ -280,19 +283,12 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
         metrics = tf.stack(rows)  # (len(rows), S)
         return p, v, stats, aux, metrics
 
-    def broadcast(x, p):
-        """x (n, features) repeated for every seed: (S, n, features)."""
-        n_seeds = tf.shape(p["hidden/kernel"])[0]
-        return tf.broadcast_to(x[None], [n_seeds, tf.shape(x)[0], tf.shape(x)[1]])
-
     @_plain
     def evaluate(p, stats, x, y):
-        """Inference-mode loss and accuracy of every seed on (x, y); (S,) each."""
-        n_seeds = tf.shape(p["hidden/kernel"])[0]
-        xt = tf.broadcast_to(x[None], [n_seeds, tf.shape(x)[0], tf.shape(x)[1]])
-        yt = tf.broadcast_to(y[None], [n_seeds, tf.shape(y)[0]])
-        logits, _ = net(p, stats, xt, training=False)
-        loss, correct = _loss_and_correct(logits, yt)
+        """Inference-mode loss and accuracy of every slot on its (x, y) ((S, n, features),
+        (S, n)); (S,) each."""
+        logits, _ = net(p, stats, x, training=False)
+        loss, correct = _loss_and_correct(logits, y)
         return tf.reduce_mean(loss, axis=1), tf.reduce_mean(correct, axis=1)
 
     def population_stats(p, stats, x_train):
@@ -300,10 +296,9 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
         variance over the whole training set of that layer's input, computed in inference mode
         with the layers before it already using their population statistics."""
         pop = dict(stats)
-        xt = broadcast(x_train, p)
         for name in net.bn_names:
             taps = {}
-            net(p, pop, xt, training=False, taps=taps)
+            net(p, pop, x_train, training=False, taps=taps)
             pop[name] = tuple(tf.nn.moments(taps[name], axes=[1]))
         return pop
 
@@ -325,7 +320,7 @@ def _make_epoch_fn(model: DictConfig, train: DictConfig, n: int, n_slots: int):
         statistics untouched, no dropout): ((per-unit mean, per-unit std) (S, C) each,
         [their means over units] (S,) each)."""
         taps = {}
-        net(p, stats, broadcast(x_train, p), training=training, taps=taps)
+        net(p, stats, x_train, training=training, taps=taps)
         mean, std = _unit_moments(taps["hidden"])
         return (mean, std), [tf.reduce_mean(mean, axis=1), tf.reduce_mean(std, axis=1)]
 
@@ -398,13 +393,33 @@ def group_structure(runs: Runs) -> tuple[DictConfig, DictConfig]:
     return model, runs[0][1]
 
 
+def slot_datasets(
+    ds: Dataset | Sequence[Dataset], n_runs: int, run_of_slot: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Each slot's splits, stacked: name -> (n_slots, rows, ...). ``ds`` is the dataset of
+    every run or one per run; they must have the same splits of the same shapes."""
+    datasets = [ds] * n_runs if isinstance(ds, Dataset) else list(ds)
+    if len(datasets) != n_runs:
+        raise ValueError(f"train_vectorized_group: {len(datasets)} datasets for {n_runs} runs")
+    distinct = list({id(d): d for d in datasets}.values())  # each dataset object once
+    arrays = [d.arrays() for d in distinct]
+    if len({tuple((k, a.shape) for k, a in x.items()) for x in arrays}) > 1:
+        raise ValueError("train_vectorized_group: the runs' datasets differ in their shapes")
+    position = {id(d): i for i, d in enumerate(distinct)}
+    index = np.array([position[id(datasets[r])] for r in run_of_slot])
+    return {k: np.stack([x[k] for x in arrays])[index] for k in arrays[0]}
+
+
 def train_vectorized_group(
-    runs: Runs, ds: Dataset, progress: Callable[[int], None] | None = None
+    runs: Runs,
+    ds: Dataset | Sequence[Dataset],
+    progress: Callable[[int], None] | None = None,
 ) -> list[TrainResult]:
-    """Train several conditions that differ only in PER_SLOT values in one computation: their
-    seeds side by side on the slot axis (a seed repeated between conditions takes the next
-    free slot of its residue, see :func:`seed_slots`), each slot with its own run's values.
-    ``progress(n)`` after each epoch with the number of runs.
+    """Train several conditions that differ only in PER_SLOT values, and in their data, in one
+    computation: their seeds side by side on the slot axis (a seed repeated between conditions
+    takes the next free slot of its residue, see :func:`seed_slots`), each slot with its own
+    run's values and its own copy of its run's dataset (``ds``: one for every run, or one per
+    run, all of the same shapes). ``progress(n)`` after each epoch with the number of runs.
 
     Returns one TrainResult per condition, in order, each bit-identical to training that
     condition alone; its ``seconds`` and ``epoch_end`` are the group's times scaled by the
@@ -414,11 +429,12 @@ def train_vectorized_group(
     model, train = group_structure(runs)
     seeds = [s for _, _, ss in runs for s in ss]
     slot_of, filler = seed_slots(seeds)
-    n_features = ds.x_train.shape[1]
+    run_of_seed = np.repeat(np.arange(len(runs)), [len(ss) for _, _, ss in runs])
+    splits = slot_datasets(ds, len(runs), run_of_seed[filler])
+    n_slots, n, n_features = splits["x_train"].shape
     weights0 = [stacked_initial_weights(m, list(ss), n_features) for m, _, ss in runs]
     weights0 = {k: np.concatenate([w[k] for w in weights0]) for k in weights0[0]}
     slots0 = {k: w[filler] for k, w in weights0.items()}
-    n = len(ds.x_train)
     orders = np.stack([batch_orders(s, train.epochs, n) for s in seeds], axis=1)  # (E, S, n)
     orders = orders[:, filler]  # (E, n_slots, n)
     values = [slot_values(m, t) for m, t, ss in runs for _ in ss]
@@ -427,11 +443,13 @@ def train_vectorized_group(
     v = {k: tf.zeros_like(t) for k, t in p.items()}
     bn_names = bn_layer_names(model)
     stats = {name: tuple(tf.constant(slots0[f"{name}/{s}"]) for s in STATS) for name in bn_names}
-    epoch, evaluate, first_hidden, epoch_masks = _make_epoch_fn(model, train, n, len(filler))
-    data = [tf.constant(a) for a in (ds.x_train, ds.y_train)]
-    test = [tf.constant(a) for a in (ds.x_test, ds.y_test)]
+    epoch, evaluate, first_hidden, epoch_masks = _make_epoch_fn(model, train, n, n_slots)
+    data = [tf.constant(splits[k]) for k in ("x_train", "y_train")]
+    test = [tf.constant(splits[k]) for k in ("x_test", "y_test")]
     aux, masks = {}, {}
-    dropout_seed = tf.constant(np.asarray(seeds, np.int64)[filler])  # Dropout(seed=<run seed>)
+    # Dropout(seed=<run seed>): the distinct seeds, and which one each slot has
+    distinct, slot_seed = np.unique(np.asarray(seeds, np.int64)[filler], return_inverse=True)
+    dropout_seeds = (tf.constant(distinct), tf.constant(slot_seed.astype(np.int32)))
     steps_per_epoch = -(-n // int(train.batch_size))
     if train.extra_eval:  # initialized as Keras initializes moving statistics
         aux |= {f"{name}/m90": stats[name] for name in bn_names}
@@ -446,7 +464,7 @@ def train_vectorized_group(
     for e in range(train.epochs):
         if model.dropout > 0:
             step0 = tf.constant(e * steps_per_epoch, tf.int64)
-            masks = epoch_masks(dropout_seed, hp["dropout_rate"], step0)
+            masks = epoch_masks(*dropout_seeds, hp["dropout_rate"], step0)
         order = tf.constant(orders[e])
         p, v, stats, aux, metrics = epoch(p, v, stats, aux, hp, masks, *data, order, *test)
         rows.append(metrics.numpy()[:, slot_of])
@@ -458,8 +476,8 @@ def train_vectorized_group(
         t.numpy()[slot_of].astype(np.float64) for t in evaluate(p, stats, *data)
     )
     final = {"train_loss": train_loss, "train_accuracy": train_acc}
-    if ds.has_validation:
-        val = (tf.constant(ds.x_val), tf.constant(ds.y_val))
+    if "x_val" in splits:
+        val = (tf.constant(splits["x_val"]), tf.constant(splits["y_val"]))
         loss, acc = (t.numpy()[slot_of].astype(np.float64) for t in evaluate(p, stats, *val))
         final |= {"validation_loss": loss, "validation_accuracy": acc}
     trained = {k: t.numpy() for k, t in p.items()}
