@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bnstudy.atomic import write_with
+from bnstudy.atomic import write_npz
 from bnstudy.config import ConfigError
 
 #: Points per side of the grid.
@@ -113,13 +113,8 @@ def boundaries(
 
 def write_boundaries(arrays: dict[str, np.ndarray], folder: Path) -> Path:
     """Write ``arrays`` (:func:`boundaries`) to ``folder/boundaries.npz`` atomically."""
-
-    def _write(tmp: Path) -> None:
-        with tmp.open("wb") as f:
-            np.savez(f, **arrays)
-
     path = Path(folder) / FILE
-    write_with(path, _write)
+    write_npz(path, arrays)
     return path
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig
 
-from bnstudy.atomic import write_with
+from bnstudy.atomic import write_npz
 from bnstudy.config import ConfigError
 from bnstudy.paths import DATA_DIR
 
@@ -246,13 +246,8 @@ def prepare(ds: Dataset, data: DictConfig) -> Dataset:
 
 
 def save_dataset(ds: Dataset, path: str | Path) -> None:
-    """Write the splits to an .npz file atomically."""
-
-    def _write(tmp: Path) -> None:
-        with tmp.open("wb") as f:
-            np.savez(f, **ds.arrays())
-
-    write_with(path, _write)
+    """Write the splits to an .npz file atomically (:func:`bnstudy.atomic.write_npz`)."""
+    write_npz(path, ds.arrays())
 
 
 def load_dataset(path: str | Path) -> Dataset:
