@@ -4,12 +4,12 @@
 For each condition and a list of seeds it reuses the FINISHED MLflow runs that already exist
 for the same identity, trains the others with the configured engine, and logs each new run.
 All conditions train in this process (one TensorFlow import); with the vectorized engine,
-conditions that differ only in per-run values (``studies.PER_SLOT``) train together in one
-computation (``studies.group_conditions``). Everything MLflow happens in separate
-processes, started first (:mod:`bnstudy.runlog`): one imports MLflow and opens the store
-while this one imports TensorFlow and says which runs can be reused; then each condition's
-new runs are logged (from 2 * LOG_PART_MIN runs on, in LOG_WORKERS parts at once) while the
-next group trains, sharing no state with training.
+conditions that differ only in per-run values (``studies.PER_SLOT``) and in their data (of the
+same shapes) train together in one computation (``studies.group_conditions``). Everything
+MLflow happens in separate processes, started first (:mod:`bnstudy.runlog`): one imports
+MLflow and opens the store while this one imports TensorFlow and says which runs can be
+reused; then each condition's new runs are logged (from 2 * LOG_PART_MIN runs on, in
+LOG_WORKERS parts at once) while the next group trains, sharing no state with training.
 """
 
 from __future__ import annotations
