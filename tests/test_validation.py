@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bnstudy.atomic import write_npz
 from bnstudy.config import ConfigError, compose, validate
 from bnstudy.data import build_dataset, dataset_file, load_dataset, save_dataset
 from bnstudy.metrics import FINAL_METRICS, VALIDATION_METRICS, final_metrics
@@ -77,8 +78,8 @@ def test_no_validation_split_leaves_files_and_identities_as_before(tmp_path):
     ds = build_dataset(data_cfg())
     assert ds.x_val is None and ds.arrays().keys() == {"x_train", "y_train", "x_test", "y_test"}
     save_dataset(ds, tmp_path / "new.npz")
-    with (tmp_path / "old.npz").open("wb") as f:
-        np.savez(f, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test)
+    four = {"x_train": ds.x_train, "y_train": ds.y_train, "x_test": ds.x_test, "y_test": ds.y_test}
+    write_npz(tmp_path / "old.npz", four)
     assert (tmp_path / "new.npz").read_bytes() == (tmp_path / "old.npz").read_bytes()
     assert "x_val" not in np.load(tmp_path / "new.npz").files
     cfg = validate(compose(["study=placement"]))
