@@ -402,11 +402,11 @@ def slot_datasets(
     if len(datasets) != n_runs:
         raise ValueError(f"train_vectorized_group: {len(datasets)} datasets for {n_runs} runs")
     distinct = list({id(d): d for d in datasets}.values())  # each dataset object once
-    arrays = [d.arrays() for d in distinct]
-    if len({tuple((k, a.shape) for k, a in x.items()) for x in arrays}) > 1:
+    if len({d.shapes() for d in distinct}) > 1:
         raise ValueError("train_vectorized_group: the runs' datasets differ in their shapes")
     position = {id(d): i for i, d in enumerate(distinct)}
     index = np.array([position[id(datasets[r])] for r in run_of_slot])
+    arrays = [d.arrays() for d in distinct]
     return {k: np.stack([x[k] for x in arrays])[index] for k in arrays[0]}
 
 
